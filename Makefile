@@ -1,0 +1,85 @@
+# ainews — one non-recursive Makefile.
+#   make            build bot/ainews (release, -O2)
+#   make test       build with ASan+UBSan and run every test (ends "N passed, N failed")
+#   make run        build, create var/, ingest the samples, start the bot on the console
+#   make bench      build release benchmarks and print figures
+#   make deps       install missing Debian packages (apt-get / sudo / prints the command)
+#   make valgrind   run the unit tests under valgrind
+# CI=true adds -Werror.
+
+PKGS      := libwebsockets libcurl libcjson sqlite3 opencc
+CC        ?= cc
+CSTD      := -std=c11
+WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN      += -Werror
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+CFLAGS    ?= -O2 -g
+SAN       := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+CORE_SRC  := $(filter-out bot/main.c,$(wildcard bot/*.c)) $(wildcard plugins/*.c)
+TEST_SRC  := $(wildcard tests/test_*.c)
+BENCH_SRC := $(wildcard tests/bench_*.c)
+
+REL_OBJ   := $(CORE_SRC:%.c=build/rel/%.o)
+SAN_OBJ   := $(CORE_SRC:%.c=build/san/%.o)
+TESTS     := $(TEST_SRC:tests/%.c=build/san/tests/%)
+BENCHES   := $(BENCH_SRC:tests/%.c=build/rel/tests/%)
+
+.PHONY: all deps test run bench valgrind clean format check-deps
+.DEFAULT_GOAL := all
+
+all: check-deps bot/ainews
+
+# Every build target checks the packages first; `make deps` installs them.
+check-deps:
+	@sh .ci/deps.sh --check-or-install
+
+deps:
+	@sh .ci/deps.sh --install
+
+bot/ainews: build/rel/bot/main.o $(REL_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/rel/%.o: %.c $(wildcard bot/*.h plugins/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Ibot -Iplugins $(PKG_CFLAGS) -c -o $@ $<
+
+build/san/%.o: %.c $(wildcard bot/*.h plugins/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(SAN) -Ibot -Iplugins -Itests $(PKG_CFLAGS) -c -o $@ $<
+
+build/san/ainews: build/san/bot/main.o $(SAN_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+build/san/tests/%: build/san/tests/%.o $(SAN_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+build/rel/tests/%: build/rel/tests/%.o $(REL_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+test: check-deps build/san/ainews bot/ainews $(TESTS)
+	@AINEWS_BIN=build/san/ainews AINEWS_REL_BIN=bot/ainews sh tests/run $(TESTS)
+
+valgrind: check-deps $(TEST_SRC:tests/%.c=build/rel/tests/%)
+	@for t in $(TEST_SRC:tests/%.c=build/rel/tests/%); do \
+	  valgrind -q --leak-check=full --error-exitcode=9 $$t >/dev/null || { echo "valgrind: $$t failed"; exit 1; }; \
+	  echo "valgrind: $$t clean"; done
+
+bench: check-deps bot/ainews $(BENCHES)
+	@sh tests/bench.sh $(BENCHES)
+
+run: all
+	@mkdir -p var/inbox
+	@./bot/ainews ingest tests/fixtures/samples | sed "s/^/  /"
+	@echo "ainews: try '/ainews compute', '/ainews 算力' or '/ainews help' below;"
+	@echo "        drop a story file into var/inbox/ and watch the alert appear. Ctrl-D or /quit ends."
+	@./bot/ainews run --console
+
+format:
+	clang-format -i bot/*.c bot/*.h plugins/*.c tests/*.c tests/*.h
+
+clean:
+	rm -rf build bot/ainews

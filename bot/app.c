@@ -1,0 +1,494 @@
+/* app — core wiring and the per-revision story pipeline. */
+#define _GNU_SOURCE
+#include "app.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "normalise.h"
+#include "rules.h"
+#include "store.h"
+#include "topics.h"
+
+static int64_t wall_clock(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t app_now(const struct app *a)
+{
+	return a->clock ? a->clock() : wall_clock();
+}
+
+/* A relative resource path: as given when it exists from the working
+ * directory, else next to the binary (bot/ainews -> ../config/...), so the
+ * bot runs from any directory. Owned. */
+static char *resource_path(const char *p)
+{
+	struct stat sb;
+	if (p[0] == '/' || stat(p, &sb) == 0)
+		return xstrdup(p);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *dir = dirname(exe); /* .../bot or .../tests */
+		char *cand = xasprintf("%s/../%s", dir, p);
+		if (stat(cand, &sb) == 0)
+			return cand;
+		free(cand);
+	}
+	return xstrdup(p);
+}
+
+/* ---- rules resolver over the taxonomy ------------------------------------- */
+
+static int res_resolve(void *ud, const char *word, int *kind, const char **id)
+{
+	struct app *a = ud;
+	size_t idx;
+	int k;
+	if (topics_resolve(a->topics, word, &k, &idx) != 0)
+		return -1;
+	*kind = k == TOPICS_TOPIC ? RULES_TOPIC : RULES_ENTITY;
+	*id = topics_get(a->topics, k, idx)->id;
+	return 0;
+}
+
+static int res_keyword(void *ud, const char *text)
+{
+	struct app *a = ud;
+	return topics_add_keyword(a->topics, text);
+}
+
+static int res_known(void *ud, int kind, const char *id)
+{
+	struct app *a = ud;
+	int tk = kind == RULES_TOPIC ? TOPICS_TOPIC : TOPICS_ENTITY;
+	for (size_t i = 0, n = topics_count(a->topics, tk); i < n; i++)
+		if (!strcasecmp(topics_get(a->topics, tk, i)->id, id))
+			return 0;
+	return -1;
+}
+
+static struct rules_expr *parse_rule(struct app *a, const char *expr, char **err)
+{
+	struct rules_resolver r = {res_resolve, res_keyword, res_known, a};
+	struct rules_error e = {0};
+	struct rules_expr *x = rules_parse(expr, &r, &e);
+	if (!x && err)
+		*err = xasprintf("column %d: %s", e.column, e.msg);
+	return x;
+}
+
+/* ---- rule table ----------------------------------------------------------- */
+
+static void app_rule_fini(struct app_rule *r)
+{
+	free(r->platform), free(r->target_kind), free(r->target), free(r->expr), free(r->lang), free(r->origin);
+}
+
+static size_t rule_pos(const struct app *a, int64_t id)
+{
+	size_t lo = 0, hi = a->nrules;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (a->rulev[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct app_rule *app_rule_get(const struct app *a, int64_t id)
+{
+	size_t i = rule_pos(a, id);
+	return i < a->nrules && a->rulev[i].id == id ? &a->rulev[i] : NULL;
+}
+
+static void rule_table_put(struct app *a, const struct store_rule *r)
+{
+	size_t i = rule_pos(a, r->id);
+	if (i < a->nrules && a->rulev[i].id == r->id) {
+		app_rule_fini(&a->rulev[i]);
+	} else {
+		if (a->nrules == a->caprules) {
+			a->caprules = a->caprules ? a->caprules * 2 : 16;
+			a->rulev = xrealloc(a->rulev, a->caprules * sizeof *a->rulev);
+		}
+		memmove(&a->rulev[i + 1], &a->rulev[i], (a->nrules - i) * sizeof *a->rulev);
+		a->nrules++;
+	}
+	a->rulev[i] = (struct app_rule){r->id,
+					xstrdup(r->platform),
+					xstrdup(r->target_kind),
+					xstrdup(r->target),
+					xstrdup(r->expr),
+					xstrdup(r->lang),
+					xstrdup(r->origin)};
+}
+
+static void load_rule_cb(void *ud, const struct store_rule *r)
+{
+	struct app *a = ud;
+	char *err = NULL;
+	struct rules_expr *x = parse_rule(a, r->expr, &err);
+	if (!x) {
+		log_warn("rule %lld (%s %s %s) no longer parses: %s; ignored", (long long)r->id, r->platform,
+			 r->target_kind, r->target, err);
+		free(err);
+		return;
+	}
+	rules_index_add(a->rules, (uint64_t)r->id, x);
+	rule_table_put(a, r);
+}
+
+int app_rule_add(struct app *a, const char *platform, const char *target_kind, const char *target,
+		 const char *expr, const char *lang, const char *origin, int64_t *id, char **err)
+{
+	struct rules_expr *x = parse_rule(a, expr, err);
+	if (!x)
+		return -1;
+	char *canon = rules_expr_string(x);
+	int64_t rid = 0;
+	int rc = store_rule_add(a->store, platform, target_kind, target, canon, lang, origin, &rid);
+	if (rc < 0) {
+		*err = xasprintf("cannot store the rule: %s", store_errmsg(a->store));
+		rules_expr_free(x);
+		free(canon);
+		return -1;
+	}
+	struct store_rule r = {rid, (char *)platform, (char *)target_kind, (char *)target, canon, (char *)lang,
+			       (char *)origin};
+	rules_index_add(a->rules, (uint64_t)rid, x);
+	rule_table_put(a, &r);
+	free(canon);
+	if (id)
+		*id = rid;
+	return rc;
+}
+
+int app_rule_remove(struct app *a, int64_t id)
+{
+	int rc = store_rule_remove(a->store, id);
+	if (rc != 0)
+		return rc;
+	rules_index_remove(a->rules, (uint64_t)id);
+	size_t i = rule_pos(a, id);
+	if (i < a->nrules && a->rulev[i].id == id) {
+		app_rule_fini(&a->rulev[i]);
+		memmove(&a->rulev[i], &a->rulev[i + 1], (a->nrules - i - 1) * sizeof *a->rulev);
+		a->nrules--;
+	}
+	return 0;
+}
+
+/* Config rules are the config's: replace the stored set at every start so
+ * an edited config takes effect and a removed rule stops firing. */
+static int sync_config_rules(struct app *a, char **err)
+{
+	if (store_begin(a->store))
+		goto fail;
+	if (store_rules_clear_origin(a->store, "config"))
+		goto fail;
+	for (size_t i = 0; i < a->cfg.nrules; i++) {
+		const struct config_rule *r = &a->cfg.rules[i];
+		char *perr = NULL;
+		struct rules_expr *x = parse_rule(a, r->expr, &perr);
+		if (!x) {
+			*err = xasprintf("%s: $.rules[%zu].expr: %s", a->cfg.path, i, perr);
+			free(perr);
+			store_rollback(a->store);
+			return -1;
+		}
+		char *canon = rules_expr_string(x);
+		rules_expr_free(x);
+		int rc = store_rule_add(a->store, r->platform, "channel", r->channel, canon, r->lang, "config", NULL);
+		free(canon);
+		if (rc < 0)
+			goto fail;
+	}
+	if (store_commit(a->store))
+		goto fail;
+	return 0;
+fail:
+	*err = xasprintf("rules: %s", store_errmsg(a->store));
+	store_rollback(a->store);
+	return -1;
+}
+
+int app_open(struct app *a, const char *config_path, const char *db_override, char **err)
+{
+	memset(a, 0, sizeof *a);
+	if (config_load(config_path, &a->cfg, err))
+		return -1;
+	if (db_override) {
+		free(a->cfg.store_path);
+		a->cfg.store_path = xstrdup(db_override);
+	}
+	/* var/ainews.db: create var/ on first use. */
+	char *dir = xstrdup(a->cfg.store_path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0755);
+	}
+	free(dir);
+	if (store_open(a->cfg.store_path, &a->store, err))
+		goto fail;
+	if (!(a->norm = normaliser_new(err)))
+		goto fail;
+	char *tp = resource_path(a->cfg.topics_path);
+	a->topics = topics_load(tp, a->norm, err);
+	free(tp);
+	if (!a->topics)
+		goto fail;
+	a->rules = rules_index_new();
+	if (sync_config_rules(a, err))
+		goto fail;
+	if (store_rules(a->store, NULL, NULL, NULL, load_rule_cb, a) < 0) {
+		*err = xasprintf("rules: %s", store_errmsg(a->store));
+		goto fail;
+	}
+	return 0;
+fail:
+	app_close(a);
+	return -1;
+}
+
+void app_close(struct app *a)
+{
+	for (size_t i = 0; i < a->nrules; i++)
+		app_rule_fini(&a->rulev[i]);
+	free(a->rulev);
+	rules_index_free(a->rules);
+	topics_free(a->topics);
+	normaliser_free(a->norm);
+	store_close(a->store);
+	config_fini(&a->cfg);
+	memset(a, 0, sizeof *a);
+}
+
+char *app_normalise(struct app *a, const char *text)
+{
+	size_t n;
+	return normalise_text(a->norm, text, strlen(text), &n);
+}
+
+/* ---- the pipeline ------------------------------------------------------------ */
+
+static void join_norm(struct app *a, struct sbuf *out, const char *s)
+{
+	if (!s || !*s)
+		return;
+	size_t n;
+	char *t = normalise_text(a->norm, s, strlen(s), &n);
+	if (out->len)
+		sbuf_addc(out, '\n');
+	sbuf_add(out, t, n);
+	free(t);
+}
+
+struct decision {
+	const struct app_rule *rule;
+};
+
+struct decide_ctx {
+	struct app *a;
+	const struct rules_facts *facts;
+	struct decision *v;
+	size_t n, cap;
+};
+
+static void decide_cb(void *ud, uint64_t rule_id)
+{
+	struct decide_ctx *d = ud;
+	const struct app_rule *r = app_rule_get(d->a, (int64_t)rule_id);
+	if (!r)
+		return;
+	/* One row per target: the first matching rule (lowest id) explains it. */
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->v[i].rule->platform, r->platform) && !strcmp(d->v[i].rule->target_kind, r->target_kind) &&
+		    !strcmp(d->v[i].rule->target, r->target)) {
+			if (r->id < d->v[i].rule->id)
+				d->v[i].rule = r;
+			return;
+		}
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 8;
+		d->v = xrealloc(d->v, d->cap * sizeof *d->v);
+	}
+	d->v[d->n++] = (struct decision){r};
+}
+
+int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_info *info, char **err)
+{
+	memset(info, 0, sizeof *info);
+	int64_t now = app_now(a);
+	story_assign_id(s);
+	if (!s->source)
+		s->source = xstrdup("file");
+	if (s->published_at <= 0)
+		s->published_at = now;
+	if (s->updated_at <= 0)
+		s->updated_at = s->published_at;
+
+	/* Classification first: topics/entities are part of what is stored, and
+	 * the input's own lists are replaced by what the taxonomy finds. */
+	struct topics_result tr;
+	if (topics_classify(a->topics, s, &tr)) {
+		*err = xstrdup("classification failed");
+		return -1;
+	}
+	strv_free(&s->topics);
+	strv_free(&s->entities);
+	for (size_t i = 0; i < tr.ntopics; i++)
+		strv_push(&s->topics, topics_get(a->topics, TOPICS_TOPIC, (size_t)tr.topic_idx[i])->id);
+	for (size_t i = 0; i < tr.nentities; i++)
+		strv_push(&s->entities, topics_get(a->topics, TOPICS_ENTITY, (size_t)tr.entity_idx[i])->id);
+
+	uint64_t fp = story_fingerprint(s);
+	int head_rev = 0, rc;
+	uint64_t head_fp = 0;
+	if (store_begin(a->store)) {
+		*err = xasprintf("store: %s", store_errmsg(a->store));
+		topics_result_free(&tr);
+		return -1;
+	}
+	rc = store_story_head(a->store, s->id, &head_rev, &head_fp);
+	if (rc < 0)
+		goto store_fail;
+	if (rc == 1 && head_fp == fp) {
+		store_rollback(a->store);
+		info->result = APP_PUT_UNCHANGED;
+		info->revision = head_rev;
+		topics_result_free(&tr);
+		return 0;
+	}
+	struct sbuf changed = {0};
+	if (rc == 1) {
+		struct story old;
+		story_init(&old);
+		if (store_story_get(a->store, s->id, 0, &old) == 1) {
+			story_diff(&old, s, &changed);
+			if (old.published_at) /* first seen stays first seen */
+				s->published_at = old.published_at;
+		}
+		story_free(&old);
+		if (!changed.len)
+			sbuf_adds(&changed, "other");
+	}
+	s->revision = head_rev + 1;
+	info->result = rc == 1 ? APP_PUT_REVISED : APP_PUT_NEW;
+	info->revision = s->revision;
+	snprintf(info->changed, sizeof info->changed, "%s", changed.len ? changed.s : "new");
+
+	/* Search text: normalised once (case, width, Traditional -> Simplified). */
+	struct sbuf ft = {0}, fs = {0}, fl = {0}, fa = {0};
+	for (int l = 0; l < STORY_NLANG; l++) {
+		join_norm(a, &ft, s->title[l]);
+		join_norm(a, &fs, s->summary[l]);
+		for (size_t i = 0; i < s->tldr[l].n; i++)
+			join_norm(a, &fl, s->tldr[l].v[i]);
+		join_norm(a, &fa, s->analysis[l]);
+	}
+	struct store_text text = {ft.s, fs.s, fl.s, fa.s};
+	rc = store_story_put(a->store, s, fp, info->result == APP_PUT_NEW ? "new" : changed.s, &text, now);
+	sbuf_free(&ft), sbuf_free(&fs), sbuf_free(&fl), sbuf_free(&fa), sbuf_free(&changed);
+	if (rc)
+		goto store_fail;
+	for (int k = 0; k < 2; k++) {
+		int kind = k ? TOPICS_ENTITY : TOPICS_TOPIC;
+		size_t n = k ? tr.nentities : tr.ntopics;
+		const int *idx = k ? tr.entity_idx : tr.topic_idx;
+		for (size_t i = 0; i < n; i++) {
+			int weight = 0;
+			for (size_t h = 0; h < tr.nhits; h++)
+				if (tr.hits[h].kind == kind && tr.hits[h].index == idx[i])
+					weight += tr.hits[h].count;
+			char *ev = topics_evidence(a->topics, &tr, kind, idx[i]);
+			rc = store_story_class_put(a->store, s->id, k ? "entity" : "topic",
+						   topics_get(a->topics, kind, (size_t)idx[i])->id, weight, ev);
+			free(ev);
+			if (rc)
+				goto store_fail;
+		}
+	}
+
+	if (!no_alerts) {
+		const char **tags = xcalloc(s->ntags * 2 + 1, sizeof *tags);
+		size_t ntags = 0;
+		for (size_t i = 0; i < s->ntags; i++) {
+			if (s->tags[i].en)
+				tags[ntags++] = s->tags[i].en;
+			if (s->tags[i].zh)
+				tags[ntags++] = s->tags[i].zh;
+		}
+		struct rules_facts f = {
+			.scores = {s->scores[0], s->scores[1], s->scores[2]},
+			.topics = (const char *const *)s->topics.v,
+			.ntopics = s->topics.n,
+			.entities = (const char *const *)s->entities.v,
+			.nentities = s->entities.n,
+			.tags = tags,
+			.ntags = ntags,
+			.keywords = tr.keyword_ids,
+			.nkeywords = tr.nkeywords,
+			.langs = (story_has_lang(s, STORY_EN) ? 1u : 0u) | (story_has_lang(s, STORY_ZH) ? 2u : 0u),
+			.source = s->source,
+		};
+		struct decide_ctx d = {a, &f, NULL, 0, 0};
+		rules_index_match(a->rules, &f, decide_cb, &d);
+		for (size_t i = 0; i < d.n && rc == 0; i++) {
+			const struct app_rule *r = d.v[i].rule;
+			int already = store_alerted(a->store, s->id, r->platform, r->target_kind, r->target);
+			if (already < 0) {
+				rc = -1;
+				break;
+			}
+			/* A target hears about a story once; later revisions that
+			 * still match reach it as updates (thread replies). */
+			const struct rules_expr *x = rules_index_get(a->rules, (uint64_t)r->id);
+			char *why = x ? rules_explain(x, &f) : xstrdup("");
+			char *reason = xasprintf("%s%s%s (%s #%lld)", why, *why ? " — " : "", r->expr,
+						 !strcmp(r->target_kind, "user") ? "subscription" : "rule",
+						 (long long)r->id);
+			free(why);
+			int64_t oid = store_outbox_add(a->store, already ? "update" : "alert", s->id, s->revision,
+						       r->platform, r->target_kind, r->target, reason, r->lang, now);
+			free(reason);
+			if (oid < 0)
+				rc = -1;
+			else if (already)
+				info->updates++;
+			else
+				info->alerts++;
+		}
+		free(d.v);
+		free(tags);
+		if (rc)
+			goto store_fail;
+	}
+	topics_result_free(&tr);
+	if (store_commit(a->store)) {
+		*err = xasprintf("store: %s", store_errmsg(a->store));
+		store_rollback(a->store);
+		return -1;
+	}
+	return 0;
+
+store_fail:
+	*err = xasprintf("store: %s", store_errmsg(a->store));
+	store_rollback(a->store);
+	topics_result_free(&tr);
+	return -1;
+}

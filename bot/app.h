@@ -1,0 +1,71 @@
+/* app — the wiring of the core: config, store, normaliser, taxonomy and the
+ * rule index, and the story pipeline that runs once per story revision:
+ *
+ *   id -> fingerprint (identical? no-op) -> normalise -> classify -> decide
+ *      -> one transaction: revision + search text + topics + outbox rows
+ *
+ * Owns every core object it opens; app_close() releases them. Both the
+ * daemon and one-shot CLI commands (`ainews ingest`) go through here, so a
+ * story stored by cron is decided exactly as one from the webhook.
+ */
+#ifndef AINEWS_APP_H
+#define AINEWS_APP_H
+
+#include <stdint.h>
+#include "config.h"
+#include "story.h"
+
+struct store;
+struct normaliser;
+struct topics;
+struct rules_index;
+
+/* One rule or subscription as the index knows it. */
+struct app_rule {
+	int64_t id; /* store rule id, also the index id */
+	char *platform, *target_kind, *target, *expr, *lang, *origin;
+};
+
+struct app {
+	struct config cfg;
+	struct store *store;
+	struct normaliser *norm;
+	struct topics *topics;
+	struct rules_index *rules;
+	struct app_rule *rulev; /* sorted by id */
+	size_t nrules, caprules;
+	int64_t (*clock)(void); /* time source; tests may replace it */
+};
+
+/* Open everything named by the config (path NULL = built-in default).
+ * db_override replaces store.path. Syncs config rules into the store and
+ * loads every rule and subscription into the index. 0 ok; negative with
+ * *err owned. */
+int app_open(struct app *a, const char *config_path, const char *db_override, char **err);
+void app_close(struct app *a);
+int64_t app_now(const struct app *a);
+
+enum app_put_result { APP_PUT_NEW = 0, APP_PUT_REVISED = 1, APP_PUT_UNCHANGED = 2 };
+struct app_put_info {
+	int result;      /* enum app_put_result */
+	int revision;    /* stored revision */
+	char changed[96]; /* what changed, for revisions */
+	int alerts, updates; /* outbox rows queued */
+};
+/* Run the pipeline for one parsed story (s is modified: id, revision,
+ * topics, entities filled). no_alerts skips the decision step. 0 ok;
+ * negative with *err owned (the story is not stored, nothing half-written). */
+int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_info *info, char **err);
+
+/* Add a rule/subscription (validated by the rule parser first). 0 added,
+ * 1 already present, negative with *err owned (a parse error names its
+ * column). *id receives the rule id. */
+int app_rule_add(struct app *a, const char *platform, const char *target_kind, const char *target,
+		 const char *expr, const char *lang, const char *origin, int64_t *id, char **err);
+int app_rule_remove(struct app *a, int64_t id);
+const struct app_rule *app_rule_get(const struct app *a, int64_t id);
+
+/* Normalise text for search and matching. Owned. */
+char *app_normalise(struct app *a, const char *text);
+
+#endif

@@ -1,0 +1,46 @@
+/* normalise — one canonical form of text for matching (DESIGN §3).
+ *
+ * Keywords, user subscriptions and story text all pass through the same
+ * function, so "Nvidia", "ＮＶＩＤＩＡ", "輝達" and "辉达" meet on equal terms:
+ * Unicode case fold (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic),
+ * full-width forms U+FF01..U+FF5E to ASCII, every Unicode space to one ASCII
+ * space (runs collapsed, ends trimmed, so a phrase matches across line
+ * breaks), zero-width characters and soft hyphens dropped, invalid UTF-8 to
+ * U+FFFD, then Traditional to Simplified Chinese with OpenCC's tw2sp
+ * (資料中心 → 数据中心, 晶片 → 芯片, 矽谷 → 硅谷).
+ *
+ * Only space-delimited runs that hold a CJK character go to OpenCC (English
+ * text skips it entirely). tw2sp's Taiwan phrase table also rewrites some
+ * plain Simplified words (核心 → 内核, 什么 → 什幺); that is harmless here
+ * because keywords and text take the same path, and it is why callers must
+ * never compare normalised text with text that skipped this function.
+ * OpenCC converts at about 2-3 MB/s, far slower than everything else here.
+ *
+ * The output is for matching, never for display.
+ *
+ * A struct normaliser owns one OpenCC handle. OpenCC handles are not
+ * thread-safe: use one normaliser per thread.
+ */
+#ifndef AINEWS_NORMALISE_H
+#define AINEWS_NORMALISE_H
+
+#include <stddef.h>
+
+struct normaliser;
+
+/* Open OpenCC's tw2sp.json (a few ms). Returns the normaliser, or NULL with an owned message in *err (err may be
+ * NULL) when OpenCC cannot load its configuration. */
+struct normaliser *normaliser_new(char **err);
+void normaliser_free(struct normaliser *n); /* NULL is fine */
+
+/* Normalise len bytes of text (NUL bytes inside are treated as spaces).
+ * n may be NULL: everything but the Traditional → Simplified step is done.
+ * Returns an owned NUL-terminated string, never NULL; *out_len (may be NULL)
+ * gets its length. If OpenCC fails on the text, the text is returned folded
+ * but unconverted. */
+char *normalise_text(struct normaliser *n, const char *text, size_t len, size_t *out_len);
+
+/* normalise_text() on a NUL-terminated string (NULL reads as ""). Owned. */
+char *normalise_str(struct normaliser *n, const char *s);
+
+#endif

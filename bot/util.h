@@ -1,0 +1,74 @@
+/* util — small owned-memory helpers shared by every core module.
+ *
+ * Owns nothing global. Allocation failure aborts (x* functions): a news bot
+ * that cannot allocate a few bytes has no useful way to continue, and checking
+ * every strdup would hide the real error paths.
+ */
+#ifndef AINEWS_UTIL_H
+#define AINEWS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);           /* NULL in, NULL out */
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable vector of owned strings. Zero-initialised is empty and valid. */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+void strv_push(struct strv *sv, const char *s);      /* copies s */
+void strv_push_owned(struct strv *sv, char *s);      /* takes s */
+void strv_free(struct strv *sv);                     /* frees items, resets to empty */
+int strv_contains(const struct strv *sv, const char *s);
+int strv_equal(const struct strv *a, const struct strv *b);
+
+/* A growable byte buffer, always NUL-terminated. Zero-initialised is empty. */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+};
+void sbuf_add(struct sbuf *b, const char *s, size_t n);
+void sbuf_adds(struct sbuf *b, const char *s);
+void sbuf_addc(struct sbuf *b, char c);
+void sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_vaddf(struct sbuf *b, const char *fmt, va_list ap);
+char *sbuf_take(struct sbuf *b);   /* returns the string ("" if empty), buffer resets */
+void sbuf_free(struct sbuf *b);
+void sbuf_reset(struct sbuf *b);   /* len = 0, keeps memory */
+
+/* UTF-8. */
+int utf8_valid(const char *s, size_t len, size_t *bad_offset);
+/* Decode one code point at s (at most len bytes); returns its byte length
+ * (>= 1) and stores the code point, or U+FFFD with length 1 on bad input. */
+int utf8_decode(const char *s, size_t len, uint32_t *cp);
+int utf8_encode(uint32_t cp, char out[4]);
+/* Largest byte count <= max that ends on a character boundary of s. */
+size_t utf8_clip(const char *s, size_t len, size_t max);
+size_t utf8_chars(const char *s, size_t len);
+/* True for code points of the CJK ideograph blocks (and CJK punctuation-free). */
+int is_cjk(uint32_t cp);
+
+/* Trim ASCII and Unicode spaces (incl. U+3000, U+00A0) in place; returns s. */
+char *str_trim(char *s);
+int str_starts(const char *s, const char *prefix);
+
+/* Times: Unix seconds <-> "2026-11-22T08:18:00Z". */
+void time_iso(int64_t t, char out[32]);
+int time_parse_iso(const char *s, int64_t *out);  /* 0 ok, -1 bad */
+/* "24h", "7d", "30m", "90s" -> seconds; -1 when malformed. */
+int64_t duration_parse(const char *s);
+
+/* Read a whole file (max_bytes cap; -2 when larger). 0 ok, -1 errno. */
+int file_read(const char *path, size_t max_bytes, char **out, size_t *len);
+
+/* 64-bit FNV-1a, used for content hashes and derived ids. */
+uint64_t hash64(const void *data, size_t len, uint64_t seed);
+
+#endif

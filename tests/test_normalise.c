@@ -1,0 +1,132 @@
+/* test_normalise — folding and Traditional → Simplified on real strings. */
+#include "normalise.h"
+#include "t.h"
+#include "util.h"
+
+static struct normaliser *nz;
+
+/* Normalise s and compare with want; the length out-parameter must agree. */
+static void check(const char *s, const char *want, int line)
+{
+	size_t len = 12345;
+	char *got = normalise_text(nz, s, strlen(s), &len);
+	if (strcmp(got, want) || len != strlen(got)) {
+		t_fail++;
+		printf("not ok - line %d: normalise(\"%s\")\n     got: \"%s\" (len %zu)\n    want: \"%s\"\n",
+		       line, s, got, len, want);
+	} else {
+		t_pass++;
+	}
+	free(got);
+}
+#define CHECK(s, want) check(s, want, __LINE__)
+
+int main(void)
+{
+	char *err = NULL;
+	nz = normaliser_new(&err);
+	T_OK(nz != NULL, "normaliser_new: %s", err ? err : "?");
+	if (!nz)
+		return t_done();
+
+	/* Full-width forms and the ideographic space. */
+	CHECK("ＧＰＵ　Ｎｖｉｄｉａ", "gpu nvidia");
+	CHECK("ＡＩ算力，１．６吉瓦！", "ai算力,1.6吉瓦!");
+
+	/* Traditional (Taiwan) → Simplified, phrases included. */
+	CHECK("資料中心", "数据中心");
+	CHECK("晶片", "芯片");
+	CHECK("矽谷", "硅谷");
+	CHECK("輝達", "辉达");
+	CHECK("微軟", "微软");
+	CHECK("字節跳動", "字节跳动");
+	CHECK("輝達與資料中心業者簽約", "辉达与数据中心业者签约");
+	CHECK("Meta與Crusoe達成協議", "meta与crusoe达成协议");
+
+	/* Simplified text keeps its characters... */
+	CHECK("英伟达 数据中心 芯片", "英伟达 数据中心 芯片");
+	/* ...and where tw2sp rewrites a Simplified word, the Traditional form of
+	 * the same word lands on the same result, which is what matching needs. */
+	{
+		char *a = normalise_str(nz, "核心数据");
+		char *b = normalise_str(nz, "核心資料");
+		T_STR(a, b);
+		free(a);
+		free(b);
+	}
+
+	/* Runs without CJK are not sent to OpenCC; runs with it are converted
+	 * in place, whatever their neighbours. */
+	CHECK("Nvidia 輝達 GPU 晶片 end", "nvidia 辉达 gpu 芯片 end");
+
+	/* ASCII round-trips lowercased; spaces collapse and trim. */
+	CHECK("Meta Signs AI Computing Power Agreement with Crusoe.",
+	      "meta signs ai computing power agreement with crusoe.");
+	CHECK("  data\n\tcenter \r\n ", "data center");
+	CHECK("a\xC2\xA0" "b\xE2\x80\x83" "c", "a b c");
+	CHECK("", "");
+
+	/* Case folding beyond ASCII. */
+	CHECK("ÉCOLE Ça", "école ça");
+	CHECK("ŁÓDŹ", "łódź");
+	CHECK("ΣΟΦΙΑ Ωμέγα", "σοφια ωμέγα");
+	CHECK("МОСКВА Ёлка", "москва ёлка");
+
+	/* Zero-width characters vanish, invalid UTF-8 becomes U+FFFD, NUL is a space. */
+	CHECK("Nvi\xE2\x80\x8B" "dia", "nvidia");
+	CHECK("a\xFF" "b", "a\xEF\xBF\xBD" "b");
+	{
+		size_t len;
+		char *got = normalise_text(nz, "GPU\0GPU", 7, &len);
+		T_STR(got, "gpu gpu");
+		T_INT(len, 7);
+		free(got);
+	}
+
+	/* Idempotent: normalised text normalises to itself. */
+	{
+		const char *samples[] = {"輝達與資料中心業者簽約", "ＧＰＵ　Ｎｖｉｄｉａ", "Zuckerberg 祖克柏 小扎"};
+		for (size_t i = 0; i < 3; i++) {
+			char *a = normalise_str(nz, samples[i]);
+			char *b = normalise_str(nz, a);
+			T_STR(b, a);
+			free(a);
+			free(b);
+		}
+	}
+
+	/* Without a normaliser, folding still happens but no conversion. */
+	{
+		char *got = normalise_text(NULL, "ＧＰＵ 資料", strlen("ＧＰＵ 資料"), NULL);
+		T_STR(got, "gpu 資料");
+		free(got);
+		got = normalise_str(nz, NULL);
+		T_STR(got, "");
+		free(got);
+	}
+
+	/* A whole sample: length shrinks or stays, output is valid UTF-8 and
+	 * holds no upper case or line breaks. */
+	{
+		char *text = NULL;
+		size_t len = 0, olen = 0;
+		int rc = file_read(t_sample("002"), 1 << 20, &text, &len);
+		T_INT(rc, 0);
+		if (rc == 0) {
+			char *out = normalise_text(nz, text, len, &olen);
+			T_OK(utf8_valid(out, olen, NULL), "sample 002 output is valid UTF-8");
+			T_OK(olen <= len, "sample 002 output %zu <= input %zu", olen, len);
+			T_OK(strpbrk(out, "ABCDEFGHIJKLMNOPQRSTUVWXYZ\n\t") == NULL, "sample folded");
+			T_OK(strstr(out, "chatgpt") != NULL, "ChatGPT folded");
+			/* 領網域 is a Traditional artifact in this Simplified article. */
+			T_OK(strstr(out, "網") == NULL, "网 converted");
+			T_OK(strstr(out, "通义千问") != NULL, "Simplified kept");
+			free(out);
+		}
+		free(text);
+	}
+
+	normaliser_free(nz);
+	normaliser_free(NULL);
+	return t_done();
+}

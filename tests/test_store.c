@@ -1,0 +1,289 @@
+/* test_store — schema, revisions, search tokenizer, rules, outbox. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "store.h"
+#include "t.h"
+
+static struct story mk(const char *id, const char *en, const char *zh, int hot)
+{
+	struct story s;
+	story_init(&s);
+	s.id = xstrdup(id);
+	s.title[STORY_EN] = xstrdup(en);
+	s.title[STORY_ZH] = xstrdup(zh);
+	s.scores[STORY_HOT] = hot;
+	s.revision = 1;
+	s.published_at = 1700000000;
+	return s;
+}
+
+static int put(struct store *st, struct story *s, const char *analysis)
+{
+	char *title = xasprintf("%s\n%s", s->title[0], s->title[1] ? s->title[1] : "");
+	struct store_text t = {title, NULL, NULL, analysis};
+	if (store_begin(st)) {
+		free(title);
+		return -1;
+	}
+	int rc = store_story_put(st, s, story_fingerprint(s), "new", &t, 1700000000 + s->revision);
+	free(title);
+	return rc ? (store_rollback(st), rc) : store_commit(st);
+}
+
+struct ids {
+	char buf[512];
+	int n;
+};
+
+static void ids_cb(void *ud, struct story *s)
+{
+	struct ids *c = ud;
+	size_t l = strlen(c->buf);
+	snprintf(c->buf + l, sizeof c->buf - l, "%s%s", c->n++ ? "," : "", s->id);
+}
+
+static const char *search(struct store *st, const char *q)
+{
+	static struct ids c;
+	memset(&c, 0, sizeof c);
+	int n = store_search(st, q, 10, ids_cb, &c);
+	if (n < 0)
+		snprintf(c.buf, sizeof c.buf, "error %d", n);
+	return c.buf;
+}
+
+static void test_schema(void)
+{
+	char path[] = "/tmp/ainews-test-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	unlink(path);
+	struct store *st;
+	char *err = NULL;
+	T_OK(store_open(path, &st, &err) == 0, "open %s", err ? err : "");
+	T_INT(store_schema_version(st), STORE_SCHEMA_VERSION);
+	struct story s = mk("s-1", "Nvidia ships GPUs", "英伟达发货", 50);
+	T_INT(put(st, &s, "analysis text"), 0);
+	store_close(st);
+	/* Reopen: data survives, migrations are not re-run. */
+	T_OK(store_open(path, &st, &err) == 0, "reopen");
+	int rev = 0;
+	uint64_t fp = 0;
+	T_INT(store_story_head(st, "s-1", &rev, &fp), 1);
+	T_INT(rev, 1);
+	T_OK(fp == story_fingerprint(&s), "fingerprint kept");
+	T_INT(store_story_head(st, "nope", &rev, &fp), 0);
+	store_close(st);
+	/* A database from a newer ainews is refused, not damaged. */
+	sqlite3 *db;
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	sqlite3_close(db);
+	T_OK(store_open(path, &st, &err) < 0, "newer schema refused");
+	T_OK(err && strstr(err, "newer"), "says why: %s", err ? err : "");
+	free(err);
+	story_free(&s);
+	char wal[600];
+	unlink(path);
+	snprintf(wal, sizeof wal, "%s-wal", path), unlink(wal);
+	snprintf(wal, sizeof wal, "%s-shm", path), unlink(wal);
+}
+
+static void test_revisions_and_search(void)
+{
+	struct store *st;
+	char *err = NULL;
+	T_INT(store_open(":memory:", &st, &err), 0);
+	struct story a = mk("s-a", "meta signs compute deal", "meta或同数据中心公司crusoe签署ai算力协议", 70);
+	struct story b = mk("s-b", "tibet hydropower", "西藏首座大型水电站", 65);
+	T_INT(put(st, &a, "人才是最稀缺的gpu noam shazeer"), 0);
+	T_INT(put(st, &b, "人才流动 talent war"), 0);
+	T_INT(store_story_count(st), 2);
+
+	T_STR(search(st, "算力"), "s-a");          /* two-character CJK word */
+	T_STR(search(st, "人才"), "s-b,s-a");       /* both, newest rowid first */
+	T_STR(search(st, "数据中心"), "s-a");       /* longer run: phrase of bigrams */
+	T_STR(search(st, "据中"), "s-a");           /* any substring */
+	T_STR(search(st, "算"), "s-a");             /* one character: prefix */
+	T_STR(search(st, "议"), "s-a");             /* last character of a run */
+	T_STR(search(st, "站"), "s-b");
+	T_STR(search(st, "ai算力"), "s-a");         /* across a script boundary */
+	T_STR(search(st, "crusoe签署"), "s-a");
+	T_STR(search(st, "talent"), "s-b");
+	T_STR(search(st, "noam shazeer"), "s-a");
+	T_STR(search(st, "hydropower tibet"), "s-b");
+	T_STR(search(st, "hydropower meta"), "");
+	T_STR(search(st, "算法"), "");
+	T_STR(search(st, "\"quoted\" \"\""), "");
+	T_STR(search(st, "!!! ..."), "error -2");
+	T_STR(search(st, "AND OR NOT NEAR( *"), ""); /* FTS syntax is data */
+
+	/* A new revision replaces the search row. */
+	free(a.title[0]);
+	a.title[0] = xstrdup("meta signs power deal");
+	a.revision = 2;
+	T_INT(put(st, &a, "no longer about that"), 0);
+	T_STR(search(st, "noam"), "");
+	T_STR(search(st, "power"), "s-a");
+	struct story got;
+	story_init(&got);
+	T_INT(store_story_get(st, "s-a", 0, &got), 1);
+	T_INT(got.revision, 2);
+	T_STR(got.title[0], "meta signs power deal");
+	story_free(&got);
+	story_init(&got);
+	T_INT(store_story_get(st, "s-a", 1, &got), 1);
+	T_STR(got.title[0], "meta signs compute deal");
+	T_INT(got.revision, 1);
+	story_free(&got);
+	story_init(&got);
+	T_INT(store_story_get(st, "s-zzz", 0, &got), 0);
+	story_free(&got);
+
+	/* Classification rows drive list --topic. */
+	T_INT(store_begin(st), 0);
+	T_INT(store_story_class_put(st, "s-b", "topic", "energy", 3, "hydropower×1 (title)"), 0);
+	T_INT(store_commit(st), 0);
+	struct ids c = {{0}, 0};
+	struct store_query qr = {.topic = "energy"};
+	T_INT(store_list(st, &qr, ids_cb, &c), 1);
+	T_STR(c.buf, "s-b");
+	char *ev = store_story_evidence(st, "s-b", "topic", "energy");
+	T_STR(ev, "hydropower×1 (title)");
+	free(ev);
+	memset(&c, 0, sizeof c);
+	struct store_query top = {.order = STORE_ORDER_SCORE, .limit = 1};
+	T_INT(store_list(st, &top, ids_cb, &c), 1);
+	T_STR(c.buf, "s-a");
+	story_free(&a);
+	story_free(&b);
+	store_close(st);
+}
+
+static void test_rules_prefs(void)
+{
+	struct store *st;
+	char *err = NULL;
+	T_INT(store_open(":memory:", &st, &err), 0);
+	int64_t id1 = 0, id2 = 0;
+	T_INT(store_rule_add(st, "work", "channel", "C1", "topic:compute", NULL, "config", &id1), 0);
+	T_INT(store_rule_add(st, "work", "channel", "C1", "topic:compute", NULL, "config", &id2), 1);
+	T_OK(id1 == id2 && id1 > 0, "dedup returns the same id");
+	T_INT(store_rule_add(st, "work", "user", "U1", "nvidia", "zh", "command", &id2), 0);
+	T_INT(store_rule_remove(st, id2), 0);
+	T_INT(store_rule_remove(st, id2), 1);
+	T_INT(store_pref_set(st, "work", "U1", "zh"), 0);
+	T_INT(store_pref_set(st, "work", "U1", "en"), 0);
+	char *l = store_pref_get(st, "work", "U1");
+	T_STR(l, "en");
+	free(l);
+	T_OK(store_pref_get(st, "work", "U2") == NULL, "no pref");
+	T_INT(store_rules_clear_origin(st, "config"), 0);
+	T_INT(store_rule_remove(st, id1), 1);
+	store_close(st);
+}
+
+static void test_outbox(void)
+{
+	struct store *st;
+	char *err = NULL;
+	T_INT(store_open(":memory:", &st, &err), 0);
+	T_INT(store_begin(st), 0);
+	int64_t o1 = store_outbox_add(st, "alert", "s-a", 1, "work", "channel", "C1", "impact ≥ 70", NULL, 1000);
+	int64_t o2 = store_outbox_add(st, "alert", "s-a", 1, "work", "user", "U1", "nvidia", "zh", 1000);
+	int64_t o3 = store_outbox_add(st, "alert", "s-b", 1, "other", "channel", "C9", "x", NULL, 1000);
+	T_INT(store_commit(st), 0);
+	T_OK(o1 > 0 && o2 > o1 && o3 > o2, "ids grow");
+	T_INT(store_alerted(st, "s-a", "work", "channel", "C1"), 1);
+	T_INT(store_alerted(st, "s-a", "work", "channel", "C2"), 0);
+
+	struct store_outbox_row rows[8];
+	T_INT(store_outbox_claim(st, "work", 999, 60, 8, rows), 0); /* not due yet */
+	int n = store_outbox_claim(st, "work", 1000, 60, 8, rows);
+	T_INT(n, 2);
+	T_INT(rows[0].id, o1);
+	T_STR(rows[0].status, "sending");
+	T_STR(rows[1].lang, "zh");
+	for (int i = 0; i < n; i++)
+		store_outbox_row_fini(&rows[i]);
+	/* Claimed rows are not handed out twice... */
+	T_INT(store_outbox_claim(st, "work", 1001, 60, 8, rows), 0);
+	/* ...until the claim times out (the sender died). */
+	n = store_outbox_claim(st, "work", 1061, 60, 8, rows);
+	T_INT(n, 2);
+	for (int i = 0; i < n; i++)
+		store_outbox_row_fini(&rows[i]);
+	T_INT(store_outbox_sent(st, o1, "C1:1700.1", 1062), 0);
+	T_INT(store_outbox_failed(st, o2, 0, "HTTP 500", 0, 1062), 0); /* transient */
+	n = store_outbox_claim(st, "work", 1062, 60, 8, rows);
+	T_INT(n, 0); /* backoff in force */
+	n = store_outbox_claim(st, "work", 1062 + 5 + 5 / 4 + 1, 600, 8, rows);
+	T_INT(n, 1);
+	T_INT(rows[0].attempts, 1);
+	T_STR(rows[0].error, "HTTP 500");
+	store_outbox_row_fini(&rows[0]);
+	T_INT(store_outbox_failed(st, o2, 1, "channel_not_found", 0, 1100), 0); /* permanent */
+	T_INT(store_outbox_claim(st, "work", 99999, 60, 8, rows), 0);
+	/* Retry-After overrides the backoff. */
+	n = store_outbox_claim(st, "other", 1000, 60, 8, rows);
+	T_INT(n, 1);
+	store_outbox_row_fini(&rows[0]);
+	T_INT(store_outbox_failed(st, o3, 0, "HTTP 429", 30, 1000), 0);
+	T_INT(store_outbox_claim(st, "other", 1029, 600, 8, rows), 0);
+	T_INT(store_outbox_claim(st, "other", 1030, 600, 8, rows), 1);
+	store_outbox_row_fini(&rows[0]);
+	T_INT(store_outbox_release(st, o3), 0);
+	char *rid = store_alert_remote_id(st, "s-a", "work", "channel", "C1");
+	T_STR(rid, "C1:1700.1");
+	free(rid);
+	int64_t depth = -1, oldest = -1;
+	T_INT(store_outbox_depth(st, &depth, &oldest), 0);
+	T_INT(depth, 1);
+	T_INT(oldest, 1000);
+	/* Backoff grows and is capped, with bounded jitter. */
+	T_OK(store_backoff(0, 1) >= 5 && store_backoff(0, 1) <= 7, "first retry ~5s");
+	T_OK(store_backoff(3, 1) >= 40 && store_backoff(3, 1) <= 50, "fourth ~40s");
+	T_OK(store_backoff(30, 1) >= 3600 && store_backoff(30, 1) <= 4500, "capped at an hour");
+	store_close(st);
+}
+
+/* Rows queued by one connection (cron's `ainews ingest`) are seen by another
+ * (the daemon), and data_version tells the daemon something changed. */
+static void test_two_connections(void)
+{
+	char path[] = "/tmp/ainews-test2-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	unlink(path);
+	struct store *a, *b;
+	char *err = NULL;
+	T_INT(store_open(path, &a, &err), 0);
+	T_INT(store_open(path, &b, &err), 0);
+	int64_t v1 = store_data_version(b);
+	T_INT(store_begin(a), 0);
+	T_OK(store_outbox_add(a, "alert", "s-x", 1, "work", "channel", "C1", "r", NULL, 10) > 0, "add");
+	T_INT(store_commit(a), 0);
+	T_OK(store_data_version(b) != v1, "data_version moved");
+	struct store_outbox_row rows[2];
+	T_INT(store_outbox_claim(b, NULL, 10, 60, 2, rows), 1);
+	store_outbox_row_fini(&rows[0]);
+	store_close(a);
+	store_close(b);
+	char wal[600];
+	unlink(path);
+	snprintf(wal, sizeof wal, "%s-wal", path), unlink(wal);
+	snprintf(wal, sizeof wal, "%s-shm", path), unlink(wal);
+}
+
+int main(void)
+{
+	test_schema();
+	test_revisions_and_search();
+	test_rules_prefs();
+	test_outbox();
+	test_two_connections();
+	return t_done();
+}

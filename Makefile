@@ -29,6 +29,7 @@ TESTS     := $(TEST_SRC:tests/%.c=build/san/tests/%)
 BENCHES   := $(BENCH_SRC:tests/%.c=build/rel/tests/%)
 
 .PHONY: all deps test run bench valgrind clean format check-deps
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: check-deps bot/ainews

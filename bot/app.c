@@ -192,13 +192,28 @@ int app_rule_remove(struct app *a, int64_t id)
 	return 0;
 }
 
-/* Config rules are the config's: replace the stored set at every start so
- * an edited config takes effect and a removed rule stops firing. */
+/* Config rules are the config's: at every start the stored set is made to
+ * match the file (new rules added, removed ones deleted, unchanged ones keep
+ * their ids) so an edited config takes effect and a removed rule stops. */
+struct prune_ctx {
+	int64_t *keep;
+	size_t nkeep;
+	struct strv drop; /* ids as text, removed after the scan */
+};
+
+static void prune_cb(void *ud, const struct store_rule *r)
+{
+	struct prune_ctx *p = ud;
+	for (size_t i = 0; i < p->nkeep; i++)
+		if (p->keep[i] == r->id)
+			return;
+	strv_push_owned(&p->drop, xasprintf("%lld", (long long)r->id));
+}
+
 static int sync_config_rules(struct app *a, char **err)
 {
+	struct prune_ctx p = {xcalloc(a->cfg.nrules + 1, sizeof(int64_t)), 0, {0}};
 	if (store_begin(a->store))
-		goto fail;
-	if (store_rules_clear_origin(a->store, "config"))
 		goto fail;
 	for (size_t i = 0; i < a->cfg.nrules; i++) {
 		const struct config_rule *r = &a->cfg.rules[i];
@@ -208,21 +223,35 @@ static int sync_config_rules(struct app *a, char **err)
 			*err = xasprintf("%s: $.rules[%zu].expr: %s", a->cfg.path, i, perr);
 			free(perr);
 			store_rollback(a->store);
+			free(p.keep);
 			return -1;
 		}
 		char *canon = rules_expr_string(x);
 		rules_expr_free(x);
-		int rc = store_rule_add(a->store, r->platform, "channel", r->channel, canon, r->lang, "config", NULL);
+		int rc = store_rule_add(a->store, r->platform, "channel", r->channel, canon, r->lang, "config",
+					&p.keep[p.nkeep]);
 		free(canon);
 		if (rc < 0)
+			goto fail;
+		p.nkeep++;
+	}
+	if (store_rules(a->store, NULL, NULL, NULL, prune_cb, &p) < 0)
+		goto fail;
+	for (size_t i = 0; i < p.drop.n; i++) {
+		int64_t id = strtoll(p.drop.v[i], NULL, 10);
+		if (store_rule_origin_remove(a->store, id, "config") < 0)
 			goto fail;
 	}
 	if (store_commit(a->store))
 		goto fail;
+	free(p.keep);
+	strv_free(&p.drop);
 	return 0;
 fail:
 	*err = xasprintf("rules: %s", store_errmsg(a->store));
 	store_rollback(a->store);
+	free(p.keep);
+	strv_free(&p.drop);
 	return -1;
 }
 
@@ -286,18 +315,6 @@ char *app_normalise(struct app *a, const char *text)
 
 /* ---- the pipeline ------------------------------------------------------------ */
 
-static void join_norm(struct app *a, struct sbuf *out, const char *s)
-{
-	if (!s || !*s)
-		return;
-	size_t n;
-	char *t = normalise_text(a->norm, s, strlen(s), &n);
-	if (out->len)
-		sbuf_addc(out, '\n');
-	sbuf_add(out, t, n);
-	free(t);
-}
-
 struct decision {
 	const struct app_rule *rule;
 };
@@ -330,6 +347,12 @@ static void decide_cb(void *ud, uint64_t rule_id)
 	d->v[d->n++] = (struct decision){r};
 }
 
+static void norm_free(char *norm[TOPICS_NFIELDS])
+{
+	for (int f = 0; f < TOPICS_NFIELDS; f++)
+		free(norm[f]);
+}
+
 int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_info *info, char **err)
 {
 	memset(info, 0, sizeof *info);
@@ -342,10 +365,23 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 	if (s->updated_at <= 0)
 		s->updated_at = s->published_at;
 
-	/* Classification first: topics/entities are part of what is stored, and
-	 * the input's own lists are replaced by what the taxonomy finds. */
+	/* An identical re-ingest is decided before the expensive part. The
+	 * fingerprint leaves out topics/entities (derived) and times. */
+	uint64_t fp = story_fingerprint(s);
+	int head_rev = 0, rc;
+	uint64_t head_fp = 0;
+	if (store_story_head(a->store, s->id, &head_rev, &head_fp) == 1 && head_fp == fp) {
+		info->result = APP_PUT_UNCHANGED;
+		info->revision = head_rev;
+		return 0;
+	}
+
+	/* Classification: topics/entities are part of what is stored, and the
+	 * input's own lists are replaced by what the taxonomy finds. */
 	struct topics_result tr;
-	if (topics_classify(a->topics, s, &tr)) {
+	char *norm[TOPICS_NFIELDS];
+	size_t normlen[TOPICS_NFIELDS];
+	if (topics_classify_keep(a->topics, s, &tr, norm, normlen)) {
 		*err = xstrdup("classification failed");
 		return -1;
 	}
@@ -356,12 +392,10 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 	for (size_t i = 0; i < tr.nentities; i++)
 		strv_push(&s->entities, topics_get(a->topics, TOPICS_ENTITY, (size_t)tr.entity_idx[i])->id);
 
-	uint64_t fp = story_fingerprint(s);
-	int head_rev = 0, rc;
-	uint64_t head_fp = 0;
 	if (store_begin(a->store)) {
 		*err = xasprintf("store: %s", store_errmsg(a->store));
 		topics_result_free(&tr);
+		norm_free(norm);
 		return -1;
 	}
 	rc = store_story_head(a->store, s->id, &head_rev, &head_fp);
@@ -372,6 +406,7 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 		info->result = APP_PUT_UNCHANGED;
 		info->revision = head_rev;
 		topics_result_free(&tr);
+		norm_free(norm);
 		return 0;
 	}
 	struct sbuf changed = {0};
@@ -392,18 +427,18 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 	info->revision = s->revision;
 	snprintf(info->changed, sizeof info->changed, "%s", changed.len ? changed.s : "new");
 
-	/* Search text: normalised once (case, width, Traditional -> Simplified). */
-	struct sbuf ft = {0}, fs = {0}, fl = {0}, fa = {0};
-	for (int l = 0; l < STORY_NLANG; l++) {
-		join_norm(a, &ft, s->title[l]);
-		join_norm(a, &fs, s->summary[l]);
-		for (size_t i = 0; i < s->tldr[l].n; i++)
-			join_norm(a, &fl, s->tldr[l].v[i]);
-		join_norm(a, &fa, s->analysis[l]);
+	/* Search text: the classifier's normalised fields (case, width,
+	 * Traditional -> Simplified), so each story is normalised once. */
+	struct sbuf fa = {0};
+	if (norm[TOPICS_F_ANALYSIS])
+		sbuf_add(&fa, norm[TOPICS_F_ANALYSIS], normlen[TOPICS_F_ANALYSIS]);
+	if (norm[TOPICS_F_KEYDATA]) {
+		sbuf_addc(&fa, '\n');
+		sbuf_add(&fa, norm[TOPICS_F_KEYDATA], normlen[TOPICS_F_KEYDATA]);
 	}
-	struct store_text text = {ft.s, fs.s, fl.s, fa.s};
+	struct store_text text = {norm[TOPICS_F_TITLE], norm[TOPICS_F_SUMMARY], norm[TOPICS_F_TLDR], fa.s};
 	rc = store_story_put(a->store, s, fp, info->result == APP_PUT_NEW ? "new" : changed.s, &text, now);
-	sbuf_free(&ft), sbuf_free(&fs), sbuf_free(&fl), sbuf_free(&fa), sbuf_free(&changed);
+	sbuf_free(&fa), sbuf_free(&changed);
 	if (rc)
 		goto store_fail;
 	for (int k = 0; k < 2; k++) {
@@ -479,6 +514,7 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 			goto store_fail;
 	}
 	topics_result_free(&tr);
+	norm_free(norm);
 	if (store_commit(a->store)) {
 		*err = xasprintf("store: %s", store_errmsg(a->store));
 		store_rollback(a->store);
@@ -490,5 +526,6 @@ store_fail:
 	*err = xasprintf("store: %s", store_errmsg(a->store));
 	store_rollback(a->store);
 	topics_result_free(&tr);
+	norm_free(norm);
 	return -1;
 }

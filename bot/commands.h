@@ -69,7 +69,8 @@ struct commands_reply {
 	struct commands_item *items;
 	size_t n, cap;
 	int lang;      /* enum format_lang: FORMAT_EN, FORMAT_ZH or FORMAT_BOTH */
-	int ephemeral; /* show only to the caller where the platform can */
+	int ephemeral; /* show only to the caller where the platform can (every
+			* reply today: queries and confirmations alike) */
 	int is_error;  /* the command was refused or failed (user error or internal) */
 };
 
@@ -98,8 +99,9 @@ void commands_reply_fini(struct commands_reply *r);
  *  MATTERMOST: markdown (<= FORMAT_MATTERMOST_MAX characters); *json = NULL.
  * json may be NULL when the caller only wants the text. Whatever does not fit
  * is dropped whole and replaced by a "… more" note, never cut mid-markup.
- * Returns 0 ok, -1 bad argument (unknown target), -2 JSON construction
- * failed; on error *text and *json are NULL. */
+ * text must not be NULL. Returns 0 ok, -1 bad argument (unknown target),
+ * -2 a card could not be loaded (store error) or JSON construction failed;
+ * on error *text and *json are NULL. */
 int commands_render(struct app *a, const struct commands_reply *r, int target, char **text, char **json);
 
 /* Display width of UTF-8 text in a monospace terminal: East Asian wide and

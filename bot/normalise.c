@@ -15,13 +15,59 @@
 
 #include <opencc.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct normaliser {
 	opencc_t cc;
+	/* BMP ideographs that OpenCC's character table (t2s) maps to another
+	 * character: seeing one means the text is Traditional. Text without
+	 * any is Simplified (or not Chinese) and skips OpenCC, which is by far
+	 * the slowest step (~5 MB/s); see normalise.h. */
+	uint8_t trad[0x10000 / 8];
 };
+
+static const uint32_t ideograph_ranges[][2] = {{0x3400, 0x4DBF}, {0x4E00, 0x9FFF}, {0xF900, 0xFAFF}};
+
+/* Fill n->trad by converting every BMP ideograph, one per line, with t2s. */
+static int build_trad_map(struct normaliser *n)
+{
+	opencc_t t2s = opencc_open("t2s.json");
+	if (t2s == (opencc_t)-1)
+		return -1;
+	struct sbuf in = {0};
+	char enc[4];
+	for (size_t r = 0; r < sizeof ideograph_ranges / sizeof *ideograph_ranges; r++)
+		for (uint32_t c = ideograph_ranges[r][0]; c <= ideograph_ranges[r][1]; c++) {
+			sbuf_add(&in, enc, (size_t)utf8_encode(c, enc));
+			sbuf_addc(&in, '\n');
+		}
+	char *out = opencc_convert_utf8(t2s, in.s, in.len);
+	sbuf_free(&in);
+	opencc_close(t2s);
+	if (!out)
+		return -1;
+	const char *q = out;
+	for (size_t r = 0; r < sizeof ideograph_ranges / sizeof *ideograph_ranges; r++)
+		for (uint32_t c = ideograph_ranges[r][0]; c <= ideograph_ranges[r][1]; c++) {
+			const char *e = strchr(q, '\n');
+			if (!e)
+				goto done;
+			uint32_t got = 0;
+			int k = utf8_decode(q, (size_t)(e - q), &got);
+			if (k != e - q || got != c)
+				n->trad[c >> 3] |= (uint8_t)(1u << (c & 7));
+			q = e + 1;
+		}
+done:
+	opencc_convert_utf8_free(out);
+	return 0;
+}
+
+static int is_trad(const struct normaliser *n, uint32_t c)
+{
+	return c < 0x10000 && (n->trad[c >> 3] >> (c & 7)) & 1;
+}
 
 struct normaliser *normaliser_new(char **err)
 {
@@ -33,6 +79,12 @@ struct normaliser *normaliser_new(char **err)
 	}
 	struct normaliser *n = xcalloc(1, sizeof *n);
 	n->cc = cc;
+	if (build_trad_map(n)) {
+		if (err)
+			*err = xasprintf("opencc: cannot load t2s.json: %s", opencc_error());
+		normaliser_free(n);
+		return NULL;
+	}
 	return n;
 }
 
@@ -162,6 +214,11 @@ static char *convert_runs(struct normaliser *n, char *buf, size_t len, const str
 
 char *normalise_text(struct normaliser *n, const char *text, size_t len, size_t *out_len)
 {
+	return normalise_text_mode(n, text, len, out_len, NORMALISE_AUTO);
+}
+
+char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, size_t *out_len, int mode)
+{
 	const unsigned char *s = (const unsigned char *)(text ? text : "");
 	if (!text)
 		len = 0;
@@ -171,6 +228,7 @@ char *normalise_text(struct normaliser *n, const char *text, size_t len, size_t 
 	size_t run_start = 0; /* start of the current space-delimited run */
 	int run_cjk = 0;
 	int pending_space = 0; /* a space is owed before the next visible char */
+	int traditional = 0;   /* saw a character only Traditional text uses */
 
 	for (size_t i = 0; i < len;) {
 		uint32_t c = s[i];
@@ -214,8 +272,11 @@ char *normalise_text(struct normaliser *n, const char *text, size_t len, size_t 
 		if (c < 0x80) {
 			buf[o++] = (char)c;
 		} else {
-			if (!run_cjk && is_cjk(c))
+			if (is_cjk(c)) {
 				run_cjk = 1;
+				if (!traditional && n && is_trad(n, c))
+					traditional = 1;
+			}
 			o += (size_t)utf8_encode(c, buf + o);
 		}
 	}
@@ -223,7 +284,7 @@ char *normalise_text(struct normaliser *n, const char *text, size_t len, size_t 
 		runv_push(&runs, run_start, o);
 	buf[o] = 0;
 
-	if (n && runs.n)
+	if (n && runs.n && mode != NORMALISE_FOLD && (traditional || mode == NORMALISE_FORCE))
 		buf = convert_runs(n, buf, o, &runs, &o);
 	free(runs.v);
 	if (out_len)

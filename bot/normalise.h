@@ -9,12 +9,18 @@
  * U+FFFD, then Traditional to Simplified Chinese with OpenCC's tw2sp
  * (資料中心 → 数据中心, 晶片 → 芯片, 矽谷 → 硅谷).
  *
- * Only space-delimited runs that hold a CJK character go to OpenCC (English
- * text skips it entirely). tw2sp's Taiwan phrase table also rewrites some
- * plain Simplified words (核心 → 内核, 什么 → 什幺); that is harmless here
- * because keywords and text take the same path, and it is why callers must
- * never compare normalised text with text that skipped this function.
- * OpenCC converts at about 2-3 MB/s, far slower than everything else here.
+ * OpenCC runs only on text that is Traditional: text holding at least one
+ * ideograph that OpenCC's character table (t2s) would change. Simplified
+ * and English text skip it, which keeps ingest fast (OpenCC converts at
+ * about 5 MB/s, far slower than everything else here). The price: a
+ * Taiwan-only word written in characters both scripts share (晶片 alone in
+ * otherwise Simplified text) stays as written, so the taxonomy lists such
+ * words as aliases too. Within Traditional text only space-delimited runs
+ * holding a CJK character go to OpenCC. tw2sp's Taiwan phrase table also
+ * rewrites some plain Simplified words inside Traditional text
+ * (核心 → 内核); harmless because keywords take the same path, and why
+ * callers must never compare normalised text with text that skipped this
+ * function.
  *
  * The output is for matching, never for display.
  *
@@ -39,6 +45,13 @@ void normaliser_free(struct normaliser *n); /* NULL is fine */
  * gets its length. If OpenCC fails on the text, the text is returned folded
  * but unconverted. */
 char *normalise_text(struct normaliser *n, const char *text, size_t len, size_t *out_len);
+/* The same with an explicit Traditional -> Simplified policy:
+ * NORMALISE_AUTO converts only text that is Traditional (normalise_text),
+ * NORMALISE_FORCE always runs OpenCC (晶片 -> 芯片 even alone), NORMALISE_FOLD
+ * never does. Keywords are interned in their AUTO and FORCE forms so they
+ * match story text whichever way it went. */
+enum { NORMALISE_AUTO = 0, NORMALISE_FORCE = 1, NORMALISE_FOLD = 2 };
+char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, size_t *out_len, int mode);
 
 /* normalise_text() on a NUL-terminated string (NULL reads as ""). Owned. */
 char *normalise_str(struct normaliser *n, const char *s);

@@ -815,6 +815,18 @@ struct rules_expr *rules_parse(const char *text, const struct rules_resolver *r,
 	e->npool = (uint16_t)np;
 	uint32_t at = 0, pool = 0;
 	emit(&p, root, e, &at, &pool);
+	/* The canonical text is what gets stored and parsed again on restart,
+	 * and it can be longer than the input ("!x" is "not kw:x"): refuse
+	 * what could not come back. */
+	char *canon = rules_expr_string(e);
+	size_t clen = strlen(canon);
+	free(canon);
+	if (clen > RULES_MAX_BYTES) {
+		perr(&p, 1, "expression too long: %zu bytes once written out in full (max %d)", clen,
+		     RULES_MAX_BYTES);
+		rules_expr_free(e);
+		e = NULL;
+	}
 out:
 	free(p.v);
 	sbuf_free(&p.strs);
@@ -1167,10 +1179,19 @@ struct direct {
 	uint8_t score, cmp, value; /* RES_CMP; RES_LANG keeps the bit in value */
 };
 
+/* A rule that must be evaluated. The entry carries everything the match
+ * needs, so a candidate costs its generation stamp and its expression (both
+ * prefetchable from the list), not a trip through its slot as well. */
+struct cand {
+	const struct rules_expr *e;
+	uint64_t id;
+	uint32_t slot;
+};
+
 struct plist {
 	struct direct *d;
 	uint32_t nd, capd;
-	uint32_t *v; /* slots whose rules must be evaluated */
+	struct cand *v;
 	uint32_t n, cap;
 	uint32_t gen; /* visited in this match already (facts may repeat a key) */
 };
@@ -1184,17 +1205,14 @@ struct pkey {
 	struct plist list;
 };
 
-enum { SLOT_USED = 1, SLOT_DIRECT = 2, SLOT_ALWAYS = 4 };
-
 struct slot {
 	uint64_t id;
-	struct rules_expr *e;
-	uint32_t gen; /* == index gen: already visited in this match */
-	uint8_t flags;
+	struct rules_expr *e; /* NULL: free slot */
 };
 
 struct rules_index {
 	struct slot *slots;
+	uint32_t *gens; /* per slot: == gen when visited in this match; dense for the cache */
 	uint32_t nslots, capslots;
 	uint32_t *freev; /* reusable slot numbers */
 	uint32_t nfree, capfree;
@@ -1212,19 +1230,21 @@ struct rules_index {
 	size_t last_candidates, last_evaluated;
 };
 
-static void plist_push(struct plist *l, uint32_t s)
+static void plist_push(struct plist *l, const struct slot *sl, uint32_t s)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 4;
 		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
 	}
-	l->v[l->n++] = s;
+	l->v[l->n].e = sl->e;
+	l->v[l->n].id = sl->id;
+	l->v[l->n++].slot = s;
 }
 
 static void plist_remove(struct plist *l, uint32_t s)
 {
 	for (uint32_t i = l->n; i-- > 0;)
-		if (l->v[i] == s) {
+		if (l->v[i].slot == s) {
 			l->v[i] = l->v[--l->n];
 			return;
 		}
@@ -1304,6 +1324,7 @@ void rules_index_free(struct rules_index *ix)
 	free(ix->idmap);
 	free(ix->freev);
 	free(ix->slots);
+	free(ix->gens);
 	free(ix);
 }
 
@@ -1455,20 +1476,17 @@ static void file_slot(struct rules_index *ix, uint32_t s, int add)
 	guard_of(sl->e, sl->e->nodes, &g);
 	if (g.fail) {
 		if (add)
-			plist_push(&ix->always, s);
+			plist_push(&ix->always, sl, s);
 		else
 			plist_remove(&ix->always, s);
-		sl->flags = (uint8_t)(add ? sl->flags | SLOT_ALWAYS : sl->flags & ~SLOT_ALWAYS);
 	} else if (g.n == 1 && direct_of(sl->e, &g.v[0], &d)) {
 		struct plist *l = atom_list(ix, &g.v[0], add);
 		d.id_lo = (uint32_t)sl->id;
 		d.id_hi = (uint32_t)(sl->id >> 32);
-		if (add) {
+		if (add)
 			direct_push(l, &d);
-			sl->flags |= SLOT_DIRECT;
-		} else if (l) {
+		else if (l)
 			direct_remove(l, sl->id);
-		}
 		ix->postings = add ? ix->postings + 1 : ix->postings - 1;
 		ix->ndirect = add ? ix->ndirect + 1 : ix->ndirect - 1;
 	} else {
@@ -1477,7 +1495,7 @@ static void file_slot(struct rules_index *ix, uint32_t s, int add)
 			if (!l)
 				continue;
 			if (add)
-				plist_push(l, s);
+				plist_push(l, sl, s);
 			else
 				plist_remove(l, s);
 			ix->postings = add ? ix->postings + 1 : ix->postings - 1;
@@ -1503,6 +1521,7 @@ void rules_index_add(struct rules_index *ix, uint64_t rule_id, struct rules_expr
 			if (ix->nslots == ix->capslots) {
 				ix->capslots = ix->capslots ? ix->capslots * 2 : 64;
 				ix->slots = xrealloc(ix->slots, ix->capslots * sizeof *ix->slots);
+				ix->gens = xrealloc(ix->gens, ix->capslots * sizeof *ix->gens);
 			}
 			s = ix->nslots++;
 		}
@@ -1513,8 +1532,7 @@ void rules_index_add(struct rules_index *ix, uint64_t rule_id, struct rules_expr
 			id_grow(ix);
 	}
 	ix->slots[s].e = e;
-	ix->slots[s].gen = 0;
-	ix->slots[s].flags = SLOT_USED;
+	ix->gens[s] = 0;
 	file_slot(ix, s, 1);
 }
 
@@ -1560,10 +1578,12 @@ struct match_ctx {
 	size_t matches;
 };
 
-/* How far ahead to prefetch: candidate slots and their expressions are
+/* How far ahead to prefetch: candidates' stamps and expressions are
  * scattered over the heap, and overlapping those cache misses is most of
  * the evaluation cost at a million rules. */
+#ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 8
+#endif
 
 static void visit_list(struct match_ctx *m, struct plist *l)
 {
@@ -1583,23 +1603,21 @@ static void visit_list(struct match_ctx *m, struct plist *l)
 			m->cb(m->ud, (uint64_t)d->id_hi << 32 | d->id_lo);
 	}
 	for (uint32_t i = 0; i < l->n; i++) {
-		/* Two stages: the slot far ahead, then the expression of a slot
-		 * whose own prefetch has had time to land. */
-		if (i + 2 * PREFETCH_AHEAD < l->n)
-			__builtin_prefetch(&ix->slots[l->v[i + 2 * PREFETCH_AHEAD]]);
-		if (i + PREFETCH_AHEAD < l->n)
-			__builtin_prefetch(ix->slots[l->v[i + PREFETCH_AHEAD]].e);
-		struct slot *sl = &ix->slots[l->v[i]];
-		if (sl->gen == ix->gen)
+		const struct cand *c = &l->v[i];
+		if (i + PREFETCH_AHEAD < l->n) {
+			__builtin_prefetch(&ix->gens[c[PREFETCH_AHEAD].slot]);
+			__builtin_prefetch(c[PREFETCH_AHEAD].e);
+		}
+		if (ix->gens[c->slot] == ix->gen)
 			continue;
-		sl->gen = ix->gen;
+		ix->gens[c->slot] = ix->gen;
 		ix->last_candidates++;
 		ix->last_evaluated++;
-		if (!eval_node(sl->e, sl->e->nodes, f))
+		if (!eval_node(c->e, c->e->nodes, f))
 			continue;
 		m->matches++;
 		if (m->cb)
-			m->cb(m->ud, sl->id);
+			m->cb(m->ud, c->id);
 	}
 }
 
@@ -1617,8 +1635,7 @@ size_t rules_index_match(struct rules_index *ix, const struct rules_facts *f,
 		return 0;
 	struct match_ctx m = {ix, f, cb, ud, 0};
 	if (++ix->gen == 0) {
-		for (uint32_t i = 0; i < ix->nslots; i++)
-			ix->slots[i].gen = 0;
+		memset(ix->gens, 0, ix->nslots * sizeof *ix->gens);
 		each_list(ix, plist_gen_reset);
 		ix->gen = 1;
 	}
@@ -1650,7 +1667,8 @@ size_t rules_index_memory(const struct rules_index *ix)
 {
 	if (!ix)
 		return 0;
-	size_t n = sizeof *ix + ix->capslots * sizeof *ix->slots + ix->capfree * sizeof *ix->freev +
+	size_t n = sizeof *ix + ix->capslots * (sizeof *ix->slots + sizeof *ix->gens) +
+		   ix->capfree * sizeof *ix->freev +
 		   ix->idcap * sizeof *ix->idmap + ix->keycap * sizeof *ix->keys + plist_bytes(&ix->always);
 	for (uint32_t i = 0; i < ix->nslots; i++)
 		if (ix->slots[i].e)

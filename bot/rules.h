@@ -62,7 +62,9 @@ struct rules_expr; /* opaque compiled expression */
 /* Parse text. Returns an owned expression (free with rules_expr_free), or
  * NULL with *err filled (err may be NULL). r may be NULL: every bare word is
  * then a keyword that never matches — enough to validate syntax. Never
- * crashes on hostile input (invalid UTF-8, random bytes, deep nesting). */
+ * crashes on hostile input (invalid UTF-8, random bytes, deep nesting).
+ * Both the input and its canonical text (rules_expr_string) must fit in
+ * RULES_MAX_BYTES, so whatever is accepted can be stored and parsed back. */
 struct rules_expr *rules_parse(const char *text, const struct rules_resolver *r, struct rules_error *err);
 void rules_expr_free(struct rules_expr *e); /* NULL ok */
 

@@ -192,6 +192,7 @@ enum sql_id {
 	Q_RULE_FIND,
 	Q_RULE_DEL,
 	Q_RULE_CLEAR,
+	Q_RULE_DEL_ORIGIN,
 	Q_PREF_SET,
 	Q_PREF_GET,
 	Q_ALERTED,
@@ -237,6 +238,7 @@ static const char *const sql_text[Q_NSQL] = {
 	[Q_RULE_FIND] = "SELECT id FROM rules WHERE platform=?1 AND target_kind=?2 AND target=?3 AND expr=?4",
 	[Q_RULE_DEL] = "DELETE FROM rules WHERE id = ?1",
 	[Q_RULE_CLEAR] = "DELETE FROM rules WHERE origin = ?1",
+	[Q_RULE_DEL_ORIGIN] = "DELETE FROM rules WHERE id = ?1 AND origin = ?2",
 	[Q_PREF_SET] = "INSERT INTO prefs(platform, user_id, lang) VALUES(?1,?2,?3)"
 		       " ON CONFLICT DO UPDATE SET lang = excluded.lang",
 	[Q_PREF_GET] = "SELECT lang FROM prefs WHERE platform = ?1 AND user_id = ?2",
@@ -799,6 +801,16 @@ int store_rules_clear_origin(struct store *st, const char *origin)
 		return -1;
 	bind_static(s, 1, origin);
 	return run(st, s, "clear rules");
+}
+
+int store_rule_origin_remove(struct store *st, int64_t id, const char *origin)
+{
+	sqlite3_stmt *s = q(st, Q_RULE_DEL_ORIGIN);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	bind_static(s, 2, origin);
+	return run(st, s, "remove rule");
 }
 
 int store_rules(struct store *st, const char *platform, const char *target_kind, const char *target,

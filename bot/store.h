@@ -104,8 +104,9 @@ int store_rule_remove(struct store *st, int64_t id); /* 0 removed, 1 unknown */
 /* All rules, or those of one (platform, target_kind, target) when given. */
 int store_rules(struct store *st, const char *platform, const char *target_kind, const char *target,
 		void (*cb)(void *ud, const struct store_rule *r), void *ud);
-/* Drop config-origin rules not in the current config (called at start-up). */
+/* Drop every rule of an origin, or one rule if it has that origin. */
 int store_rules_clear_origin(struct store *st, const char *origin);
+int store_rule_origin_remove(struct store *st, int64_t id, const char *origin);
 
 int store_pref_set(struct store *st, const char *platform, const char *user, const char *lang);
 char *store_pref_get(struct store *st, const char *platform, const char *user); /* owned or NULL */

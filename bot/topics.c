@@ -23,7 +23,7 @@ const char *const topics_field_name[TOPICS_NFIELDS] = {"title",    "summary",  "
 						       "key_data", "analysis", "tags"};
 
 static const int default_weights[TOPICS_NFIELDS] = {4, 3, 3, 2, 1, 3};
-#define DEFAULT_THRESHOLD 2
+#define DEFAULT_THRESHOLD 3
 
 /* Dense rows cost nclass * 4 bytes each; beyond this budget the deeper states
  * go sparse. 8 MiB keeps a whole taxonomy dense and the hot rows in cache. */
@@ -85,14 +85,18 @@ struct tag {
 	int topic;
 };
 
-/* The compiled automaton. Transitions are encoded (target << 1 | has_output)
- * so the scan loop tests for matches without another memory access. States
- * are numbered breadth-first, so the dense states are the shallow ones and a
- * failure link always points to a smaller number. */
+/* The compiled automaton. States are numbered breadth-first, so the dense
+ * states are the shallow ones and a failure link always points to a smaller
+ * number. Transitions hold a state's position rather than its number — its
+ * row offset (number x nclass) when dense, dense_limit + (number - ndense)
+ * when sparse — shifted left once with the low bit saying whether the
+ * target reports matches. The scan loop then needs no multiply and no
+ * second load per byte. */
 struct ac {
 	uint8_t cls[256]; /* byte -> class; 0 for bytes in no pattern */
 	uint32_t nclass, nstates, ndense;
-	uint32_t *dense;      /* ndense * nclass */
+	uint32_t dense_limit; /* ndense * nclass */
+	uint32_t *dense;      /* ndense rows of nclass encoded transitions */
 	uint32_t *fail;       /* nstates */
 	uint32_t *dict;       /* nearest state with own outputs on the fail chain, 0 none */
 	uint32_t *edge_start; /* nstates + 1 */
@@ -121,11 +125,13 @@ struct topics {
 	int threshold;
 	struct ac ac;
 	int stale;
-	struct match *scratch; /* matches of the current scan, by end offset */
+	/* Scan scratch: matches not yet credited (by end offset), and per
+	 * owner the count credited so far plus the list of owners touched. */
+	struct match *scratch;
 	size_t nscratch, scratch_cap;
-	uint32_t *credits; /* owners credited by the current scan */
-	size_t ncredits, credits_cap;
-	uint32_t maxlen;   /* longest pat in the automaton */
+	uint32_t *owner_count, *touched;
+	size_t ntouched, count_cap;
+	uint32_t maxlen; /* longest pat in the automaton */
 };
 
 /* ---- small helpers ---- */
@@ -214,10 +220,10 @@ static int smap_put(struct smap *m, const char *k, size_t len, uint8_t flag, int
 /* Normalise a keyword as written; a trailing '*' (also full-width) makes a
  * prefix. Returns the owned normalised bytes without the '*', or NULL when
  * nothing is left. */
-static char *keyword_norm(struct normaliser *n, const char *written, int *prefix)
+static char *keyword_norm_mode(struct normaliser *n, const char *written, int *prefix, int mode)
 {
 	size_t len;
-	char *s = normalise_text(n, written, strlen(written), &len);
+	char *s = normalise_text_mode(n, written, strlen(written), &len, mode);
 	*prefix = 0;
 	while (len > 0 && (s[len - 1] == '*' || s[len - 1] == ' ')) {
 		if (s[len - 1] == '*')
@@ -229,6 +235,25 @@ static char *keyword_norm(struct normaliser *n, const char *written, int *prefix
 		return NULL;
 	}
 	return s;
+}
+
+static char *keyword_norm(struct normaliser *n, const char *written, int *prefix)
+{
+	return keyword_norm_mode(n, written, prefix, NORMALISE_AUTO);
+}
+
+/* The keyword's forced-Simplified form when it differs from its AUTO form
+ * (晶片 -> 芯片, 核心 -> 内核), else NULL: story text is converted only when
+ * it is Traditional, so a keyword must be findable both ways. */
+static char *keyword_norm_alt(struct normaliser *n, const char *written, const char *auto_form)
+{
+	int prefix;
+	char *f = keyword_norm_mode(n, written, &prefix, NORMALISE_FORCE);
+	if (f && !strcmp(f, auto_form)) {
+		free(f);
+		return NULL;
+	}
+	return f;
 }
 
 static uint8_t pat_flags(const char *s, size_t len, int prefix)
@@ -303,9 +328,21 @@ static int cmp_pat(const void *a, const void *b)
 	return (x->len > y->len) - (x->len < y->len);
 }
 
-/* Transition of the full DFA from state x on class c, x already built. */
-static uint32_t ac_delta(const struct ac *a, uint32_t x, unsigned c)
+static uint32_t ac_pos(const struct ac *a, uint32_t id)
 {
+	return id < a->ndense ? id * a->nclass : a->dense_limit + (id - a->ndense);
+}
+
+static uint32_t ac_id(const struct ac *a, uint32_t pos)
+{
+	return pos < a->dense_limit ? pos / a->nclass : a->ndense + (pos - a->dense_limit);
+}
+
+/* Encoded transition from the sparse state at position pos on class c:
+ * its own edge, else the failure chain down to a dense row. */
+static uint32_t ac_delta(const struct ac *a, uint32_t pos, unsigned c)
+{
+	uint32_t x = ac_id(a, pos);
 	while (x >= a->ndense) {
 		uint32_t lo = a->edge_start[x], hi = a->edge_start[x + 1];
 		for (uint32_t i = lo; i < hi && a->edge_cls[i] <= c; i++)
@@ -455,12 +492,19 @@ static void ac_build(struct topics *t)
 	size_t row = (size_t)a->nclass * sizeof(uint32_t);
 	size_t nd = TOPICS_DENSE_BUDGET / row;
 	a->ndense = (uint32_t)(nd < 1 ? 1 : nd > nt ? nt : nd);
+	a->dense_limit = a->ndense * a->nclass;
+	if ((uint64_t)a->dense_limit + nt >= (1u << 31)) {
+		/* Positions must fit in 31 bits: ~2 billion states, far beyond
+		 * any memory this would run in. */
+		fprintf(stderr, "topics: automaton too large (%u states)\n", nt);
+		abort();
+	}
 	a->dense = xmalloc(a->ndense * row);
 	a->fail = xcalloc(nt, sizeof *a->fail);
 	a->dict = xcalloc(nt, sizeof *a->dict);
 
 #define HAS_OWN(s) (a->out_start[(s) + 1] > a->out_start[(s)])
-#define ENC(s) ((s) << 1 | (uint32_t)(HAS_OWN(s) || a->dict[(s)] != 0))
+#define ENC(s) (ac_pos(a, (s)) << 1 | (uint32_t)(HAS_OWN(s) || a->dict[(s)] != 0))
 	/* Breadth-first: a state's children get their failure and output links
 	 * before its dense row is filled (the row encodes whether each target
 	 * has output); fail[u] < u, so its row is always ready. */
@@ -470,7 +514,7 @@ static void ac_build(struct topics *t)
 			unsigned c = a->edge_cls[e];
 			while (u != 0) {
 				if (x < a->ndense) {
-					f = a->dense[(size_t)x * a->nclass + c] >> 1;
+					f = ac_id(a, a->dense[(size_t)x * a->nclass + c] >> 1);
 					break;
 				}
 				uint32_t k = ac_child(a, x, c);
@@ -599,7 +643,7 @@ static int load_entry(struct loader *L, const cJSON *o, int kind, size_t index, 
 		return fail_at(L, where, "not an array");
 	if (!cJSON_GetArraySize(list))
 		return fail_at(L, where, "empty");
-	e->pats = xmalloc((size_t)cJSON_GetArraySize(list) * sizeof *e->pats);
+	e->pats = xmalloc(2 * (size_t)cJSON_GetArraySize(list) * sizeof *e->pats);
 	int j = 0;
 	for (const cJSON *k = list->child; k; k = k->next, j++) {
 		snprintf(where, sizeof where, "%s.%s[%d]", path, listkey, j);
@@ -609,9 +653,15 @@ static int load_entry(struct loader *L, const cJSON *o, int kind, size_t index, 
 		char *norm = keyword_norm(t->norm, k->valuestring, &prefix);
 		if (!norm)
 			return fail_at(L, where, "empty after normalisation");
+		char *alt = keyword_norm_alt(t->norm, k->valuestring, norm);
 		int p = pat_intern(t, norm, prefix);
 		if (pat_own(t, p, kind, (int)index, keep(t, k->valuestring)))
 			e->pats[e->npats++] = p;
+		if (alt) {
+			p = pat_intern(t, alt, prefix);
+			if (pat_own(t, p, kind, (int)index, keep(t, k->valuestring)))
+				e->pats[e->npats++] = p;
+		}
 	}
 	return 0;
 }
@@ -798,7 +848,8 @@ void topics_free(struct topics *t)
 	strv_free(&t->strings);
 	ac_free(&t->ac);
 	free(t->scratch);
-	free(t->credits);
+	free(t->owner_count);
+	free(t->touched);
 	free(t);
 }
 
@@ -839,23 +890,25 @@ static int pat_owner_of_kind(const struct topics *t, int pat, int kind)
 }
 
 /* Resolve an already-normalised word; *pattern (optional) gets the written
- * form that matched. */
+ * form that matched. Ids and display names come before keywords, so 字节跳动
+ * is the entity ByteDance even though the topic china lists it; within each
+ * level topics come before entities. */
 static int resolve_norm(const struct topics *t, const char *norm, int prefix, int *kind,
 			size_t *index, const char **pattern)
 {
 	size_t len = strlen(norm);
 	int name = smap_get(&t->namemap, norm, len, 0);
+	if (name >= 0 && !prefix) {
+		*kind = name >> 24;
+		*index = (size_t)(name & 0xFFFFFF);
+		if (pattern)
+			*pattern = t->entries[*kind][*index].pub.id;
+		return 0;
+	}
 	int pat = len ? smap_get(&t->patmap, norm, len, pat_flags(norm, len, prefix) & PAT_END_WORD)
 		      : -1;
-	for (int k = TOPICS_TOPIC; k <= TOPICS_ENTITY; k++) {
-		if (name >= 0 && (name >> 24) == k) {
-			*kind = k;
-			*index = (size_t)(name & 0xFFFFFF);
-			if (pattern)
-				*pattern = t->entries[k][*index].pub.id;
-			return 0;
-		}
-		int o = pat >= 0 ? pat_owner_of_kind(t, pat, k) : -1;
+	for (int k = TOPICS_TOPIC; k <= TOPICS_ENTITY && pat >= 0; k++) {
+		int o = pat_owner_of_kind(t, pat, k);
 		if (o >= 0) {
 			*kind = k;
 			*index = (size_t)t->owners[o].index;
@@ -874,6 +927,12 @@ int topics_resolve(const struct topics *t, const char *word, int *kind, size_t *
 	if (!norm)
 		return -1;
 	int rc = resolve_norm(t, norm, prefix, kind, index, NULL);
+	if (rc < 0) {
+		char *alt = keyword_norm_alt(t->norm, word, norm);
+		if (alt)
+			rc = resolve_norm(t, alt, prefix, kind, index, NULL);
+		free(alt);
+	}
 	free(norm);
 	return rc;
 }
@@ -1019,9 +1078,12 @@ int topics_add_keyword(struct topics *t, const char *keyword)
 	char *norm = keyword_norm(t->norm, keyword ? keyword : "", &prefix);
 	if (!norm)
 		return -1;
+	char *alt = keyword_norm_alt(t->norm, keyword, norm);
 	int p = pat_intern(t, norm, prefix);
-	if (t->pats[p].kw >= 0)
+	if (t->pats[p].kw >= 0) {
+		free(alt);
 		return t->pats[p].kw;
+	}
 	GROW(t->kws, t->nkws, t->kws_cap);
 	int id = (int)t->nkws++;
 	t->kws[id].pat = p;
@@ -1030,6 +1092,12 @@ int topics_add_keyword(struct topics *t, const char *keyword)
 	t->kws[id].norm = xasprintf("%s%s", t->pats[p].s, star ? "*" : "");
 	t->pats[p].kw = id;
 	pat_own(t, p, TOPICS_KEYWORD, id, keep(t, keyword));
+	if (alt) {
+		int p2 = pat_intern(t, alt, prefix);
+		if (t->pats[p2].kw < 0)
+			t->pats[p2].kw = id;
+		pat_own(t, p2, TOPICS_KEYWORD, id, keep(t, keyword));
+	}
 
 	/* A keyword that names an entity follows the entity: 英伟达 is subscribed
 	 * to Nvidia, so it must also fire on 輝達 and "Nvidia", which no
@@ -1051,10 +1119,12 @@ const char *topics_keyword(const struct topics *t, int id)
 
 /* ---- scanning ---- */
 
-static void add_hit(struct topics_result *r, int kind, int index, int field, int count,
-		    const char *pattern)
+/* Add count to the row for (kind, index, field, pattern), searching only the
+ * first `merge` rows (later rows are known to be distinct). */
+static void add_hit_n(struct topics_result *r, size_t merge, int kind, int index, int field,
+		      int count, const char *pattern)
 {
-	for (size_t i = 0; i < r->nhits; i++) {
+	for (size_t i = 0; i < merge; i++) {
 		struct topics_hit *h = &r->hits[i];
 		if (h->kind == kind && h->index == index && h->field == field && h->pattern == pattern) {
 			h->count += count;
@@ -1063,6 +1133,12 @@ static void add_hit(struct topics_result *r, int kind, int index, int field, int
 	}
 	GROW(r->hits, r->nhits, r->hits_cap);
 	r->hits[r->nhits++] = (struct topics_hit){kind, index, field, count, pattern};
+}
+
+static void add_hit(struct topics_result *r, int kind, int index, int field, int count,
+		    const char *pattern)
+{
+	add_hit_n(r, r->nhits, kind, index, field, count, pattern);
 }
 
 /* Does pat p, ending at byte `end` (exclusive) of text, sit on word
@@ -1085,6 +1161,8 @@ static int on_boundary(const struct pat *p, const unsigned char *text, size_t le
 	return 1;
 }
 
+static void flush_matches(struct topics *t, size_t pos);
+
 static void report(struct topics *t, uint32_t s, const unsigned char *text, size_t len, size_t end)
 {
 	const struct ac *a = &t->ac;
@@ -1093,16 +1171,12 @@ static void report(struct topics *t, uint32_t s, const unsigned char *text, size
 			uint32_t p = a->out_pat[k];
 			if (!on_boundary(&t->pats[p], text, len, end))
 				continue;
+			if (t->nscratch == t->scratch_cap)
+				flush_matches(t, end);
 			GROW(t->scratch, t->nscratch, t->scratch_cap);
 			t->scratch[t->nscratch++] = (struct match){p, end};
 		}
 	}
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
 }
 
 static int same_owner(const struct topics *t, const struct owner *o, uint32_t pat)
@@ -1135,6 +1209,37 @@ static int contained(const struct topics *t, size_t i, const struct owner *o)
 	return 0;
 }
 
+/* Credit the owners of the first n scratch matches (containers of each lie
+ * within the scratch, see contained()). */
+static void credit(struct topics *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (int o = t->pats[t->scratch[i].pat].owner; o >= 0; o = t->owners[o].next) {
+			if (contained(t, i, &t->owners[o]))
+				continue;
+			if (!t->owner_count[o]++)
+				t->touched[t->ntouched++] = (uint32_t)o;
+		}
+	}
+}
+
+/* Keep the scratch small on long texts: once the scan is maxlen bytes past
+ * a match, every match that could contain it has been seen, so it can be
+ * credited and dropped. */
+#define SCRATCH_KEEP 1024
+
+static void flush_matches(struct topics *t, size_t pos)
+{
+	if (t->nscratch < SCRATCH_KEEP)
+		return;
+	size_t n = 0;
+	while (n < t->nscratch && t->scratch[n].end + t->maxlen <= pos)
+		n++;
+	credit(t, n);
+	memmove(t->scratch, t->scratch + n, (t->nscratch - n) * sizeof *t->scratch);
+	t->nscratch -= n;
+}
+
 void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 		 struct topics_result *out)
 {
@@ -1142,42 +1247,53 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 		return;
 	if (t->stale)
 		ac_build(t);
+	if (t->count_cap < t->nowners) {
+		free(t->owner_count);
+		free(t->touched);
+		t->count_cap = t->nowners;
+		t->owner_count = xcalloc(t->count_cap, sizeof *t->owner_count);
+		t->touched = xmalloc(t->count_cap * sizeof *t->touched);
+	}
+	if (!t->scratch) {
+		t->scratch_cap = SCRATCH_KEEP;
+		t->scratch = xmalloc(t->scratch_cap * sizeof *t->scratch);
+	}
 	const struct ac *a = &t->ac;
 	const unsigned char *p = (const unsigned char *)norm;
 	const uint32_t *dense = a->dense;
 	const uint8_t *cls = a->cls;
-	const uint32_t nd = a->ndense, nc = a->nclass;
+	const uint32_t dl = a->dense_limit;
 	uint32_t s = 0;
 	t->nscratch = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned c = cls[p[i]];
-		uint32_t v = s < nd ? dense[(size_t)s * nc + c] : ac_delta(a, s, c);
+		uint32_t v = s < dl ? dense[s + c] : ac_delta(a, s, c);
 		s = v >> 1;
 		if (v & 1)
-			report(t, s, p, len, i + 1);
+			report(t, ac_id(a, s), p, len, i + 1);
 	}
 	out->bytes_scanned += len;
-	if (!t->nscratch)
-		return;
-	t->ncredits = 0;
-	for (size_t i = 0; i < t->nscratch; i++) {
-		for (int o = t->pats[t->scratch[i].pat].owner; o >= 0; o = t->owners[o].next) {
-			if (contained(t, i, &t->owners[o]))
-				continue;
-			GROW(t->credits, t->ncredits, t->credits_cap);
-			t->credits[t->ncredits++] = (uint32_t)o;
-		}
+	credit(t, t->nscratch);
+	t->nscratch = 0;
+	if (t->scratch_cap > 4 * SCRATCH_KEEP) { /* a burst of overlapping matches */
+		free(t->scratch);
+		t->scratch = NULL;
+		t->scratch_cap = 0;
 	}
-	/* Sorting owner ids groups the credits into one hit row each. */
-	qsort(t->credits, t->ncredits, sizeof *t->credits, cmp_u32);
-	for (size_t i = 0; i < t->ncredits;) {
-		size_t j = i;
-		while (j < t->ncredits && t->credits[j] == t->credits[i])
-			j++;
-		const struct owner *ow = &t->owners[t->credits[i]];
-		add_hit(out, ow->kind, ow->index, field, (int)(j - i), ow->written);
-		i = j;
+	/* One hit row per touched owner, in order of first match. Rows from
+	 * this scan are distinct owners; only rows an earlier scan of the same
+	 * field left behind need merging. */
+	size_t merge = 0;
+	for (size_t i = 0; i < out->nhits && !merge; i++)
+		if (out->hits[i].field == field)
+			merge = out->nhits;
+	for (size_t i = 0; i < t->ntouched; i++) {
+		uint32_t o = t->touched[i];
+		const struct owner *ow = &t->owners[o];
+		add_hit_n(out, merge, ow->kind, ow->index, field, (int)t->owner_count[o], ow->written);
+		t->owner_count[o] = 0;
 	}
+	t->ntouched = 0;
 }
 
 /* ---- classification ---- */
@@ -1250,7 +1366,16 @@ static int tag_lookup(const struct topics *t, const char *text, int *kind, size_
 
 int topics_classify(struct topics *t, const struct story *s, struct topics_result *out)
 {
+	return topics_classify_keep(t, s, out, NULL, NULL);
+}
+
+int topics_classify_keep(struct topics *t, const struct story *s, struct topics_result *out,
+			 char *norm_out[TOPICS_NFIELDS], size_t len_out[TOPICS_NFIELDS])
+{
 	memset(out, 0, sizeof *out);
+	if (norm_out)
+		for (int f = 0; f < TOPICS_NFIELDS; f++)
+			norm_out[f] = NULL, len_out[f] = 0;
 	struct sbuf raw = {0};
 	for (int f = 0; f < TOPICS_NFIELDS; f++) {
 		if (f == TOPICS_F_TAGS)
@@ -1262,7 +1387,10 @@ int topics_classify(struct topics *t, const struct story *s, struct topics_resul
 		size_t len;
 		char *norm = normalise_text(t->norm, raw.s, raw.len, &len);
 		topics_scan(t, norm, len, f, out);
-		free(norm);
+		if (norm_out)
+			norm_out[f] = norm, len_out[f] = len;
+		else
+			free(norm);
 	}
 	sbuf_free(&raw);
 	for (size_t i = 0; i < s->ntags; i++) {
@@ -1461,7 +1589,8 @@ size_t topics_memory(const struct topics *t)
 		for (size_t i = 0; i < t->nentries[k]; i++)
 			m += t->entries[k][i].npats * sizeof(int);
 	}
-	m += t->scratch_cap * sizeof *t->scratch + t->credits_cap * sizeof *t->credits;
+	m += t->scratch_cap * sizeof *t->scratch;
+	m += t->count_cap * (sizeof *t->owner_count + sizeof *t->touched);
 	return m;
 }
 

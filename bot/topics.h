@@ -13,7 +13,9 @@
  * boundary ("AI" matches in "AI算力", not in "said"); at the end a plural
  * "s"/"es" is accepted ("GPU" matches "GPUs"). A keyword written with a
  * trailing '*' is a prefix ("comput*" matches "computing"). CJK keywords
- * match as substrings.
+ * match as substrings. A match inside a longer match for the same topic,
+ * entity or keyword counts once, under the longer spelling ("Noam Shazeer"
+ * is not also a "Shazeer"; 大模型 is not also a 模型).
  *
  * The automaton is a DFA over byte classes, dense for the states nearest the
  * root (where a scan spends nearly all its time) and sparse with failure
@@ -51,9 +53,10 @@ struct topics_entry {
 
 struct topics;
 
-/* Load a taxonomy file. Errors name the file and the JSON path, e.g.
- * "config/topics.json: topics[3].keywords[2]: not a string". Borrows n for
- * the lifetime of the result. Returns NULL with an owned *err on failure. */
+/* Load a taxonomy file (format: its "_doc" key). Errors name the file and
+ * the JSON path, e.g. "config/topics.json: topics[3].keywords[2]: not a
+ * string". Borrows n for the lifetime of the result (NULL: no Traditional →
+ * Simplified). Returns NULL with an owned *err (err may be NULL) on failure. */
 struct topics *topics_load(const char *path, struct normaliser *n, char **err);
 /* The same from JSON text; origin names it in error messages. */
 struct topics *topics_load_text(const char *json, size_t len, const char *origin,
@@ -69,8 +72,9 @@ int topics_find(const struct topics *t, int kind, const char *id);
 
 /* Resolve a user's bare word ("compute", "算力", "Nvidia", "輝達": an id, an
  * EN or ZH display name, or any keyword/alias, compared after normalisation)
- * to a topic (tried first) or an entity. Returns 0 and sets *kind and *index,
- * or -1 when nothing matches exactly. */
+ * to a topic or an entity. Ids and names are tried before keywords, topics
+ * before entities at each step. Returns 0 and sets *kind and *index, or -1
+ * when nothing matches exactly. */
 int topics_resolve(const struct topics *t, const char *word, int *kind, size_t *index);
 
 /* Up to max topics/entities closest to an unknown word (exact, then shared
@@ -95,7 +99,7 @@ struct topics_hit {
 	int kind;            /* TOPICS_TOPIC, TOPICS_ENTITY or TOPICS_KEYWORD */
 	int index;           /* topic/entity index or keyword id */
 	int field;           /* TOPICS_F_* */
-	int count;           /* matches of this pattern in this field */
+	int count;           /* mentions of this pattern in this field */
 	const char *pattern; /* as written in the taxonomy or by the user; borrowed */
 };
 
@@ -119,6 +123,11 @@ struct topics_result {
  * counts too), then topics_decide(). Resets *out first (it needs no prior
  * initialisation). Returns 0; free with topics_result_free(). */
 int topics_classify(struct topics *t, const struct story *s, struct topics_result *out);
+/* The same, also handing back each field's normalised text (owned by the
+ * caller; NULL for empty fields) so the pipeline indexes it for search
+ * without normalising twice. */
+int topics_classify_keep(struct topics *t, const struct story *s, struct topics_result *out,
+			 char *norm_out[TOPICS_NFIELDS], size_t len_out[TOPICS_NFIELDS]);
 
 /* Scan already-normalised text of one field and add its matches to out's
  * hits (out must be zeroed or hold earlier hits). Does not decide. */

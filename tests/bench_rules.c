@@ -227,6 +227,32 @@ static void count(void *ud, uint64_t id)
 	(*(size_t *)ud)++;
 }
 
+/* For scale: evaluating every rule, the thing the index avoids; and a
+ * cross-check that the index finds exactly as many matches. */
+static void bruteforce(struct rules_index *ix, const uint64_t *ids, size_t nids, struct tax *tax)
+{
+	static double bf[NBRUTE];
+	const struct rules_expr **all = xmalloc(nids * sizeof *all);
+	size_t nall = 0, disagree = 0;
+	for (size_t i = 0; i < nids; i++)
+		if ((all[nall] = rules_index_get(ix, ids[i])))
+			nall++;
+	for (int k = 0; k < NBRUTE; k++) {
+		struct story_facts s;
+		make_story(&s, tax);
+		size_t m = 0;
+		double a = now();
+		for (size_t i = 0; i < nall; i++)
+			m += (size_t)rules_eval(all[i], &s.f);
+		bf[k] = (now() - a) * 1000;
+		disagree += m != rules_index_match(ix, &s.f, NULL, NULL);
+	}
+	qsort(bf, NBRUTE, sizeof *bf, cmp_double);
+	printf("rules.bruteforce_p50_ms %.1f\n", bf[NBRUTE / 2]);
+	printf("rules.bruteforce_disagreements %zu\n", disagree);
+	free(all);
+}
+
 int main(int argc, char **argv)
 {
 	int brute = !(argc > 1 && !strcmp(argv[1], "--no-bruteforce"));
@@ -271,10 +297,11 @@ int main(int argc, char **argv)
 	printf("rules.memory_mb %.1f\n", rules_index_memory(ix) / 1048576.0);
 	printf("rules.rss_growth_mb %.1f\n", rss1 - rss0);
 	printf("rules.always_evaluated %zu\n", st.always);
+	printf("rules.direct %zu\n", st.direct);
 	printf("rules.postings %zu\n", st.postings);
 
 	static double ms[NSTORIES];
-	double matches = 0, cand = 0, evald = 0;
+	double matches = 0, cand = 0, evald = 0, total = 0;
 	for (int k = 0; k < NSTORIES; k++) {
 		struct story_facts s;
 		make_story(&s, &tax);
@@ -282,6 +309,7 @@ int main(int argc, char **argv)
 		double a = now();
 		size_t m = rules_index_match(ix, &s.f, count, &n);
 		ms[k] = (now() - a) * 1000;
+		total += ms[k];
 		rules_index_stats(ix, &st);
 		if (m != n)
 			fprintf(stderr, "bench: match count %zu != callbacks %zu\n", m, n);
@@ -290,6 +318,7 @@ int main(int argc, char **argv)
 		evald += (double)st.last_evaluated;
 	}
 	qsort(ms, NSTORIES, sizeof *ms, cmp_double);
+	printf("rules.decide_mean_ms %.3f\n", total / NSTORIES);
 	printf("rules.decide_p50_ms %.3f\n", ms[NSTORIES / 2]);
 	printf("rules.decide_p99_ms %.3f\n", ms[NSTORIES * 99 / 100]);
 	printf("rules.decide_max_ms %.3f\n", ms[NSTORIES - 1]);
@@ -297,30 +326,8 @@ int main(int argc, char **argv)
 	printf("rules.candidates_mean %.0f\n", cand / NSTORIES);
 	printf("rules.evaluated_mean %.0f\n", evald / NSTORIES);
 
-	/* For scale: evaluating every rule, the thing the index avoids. */
-	if (!brute)
-		goto out;
-	const struct rules_expr **all = xmalloc(NSUBS * sizeof *all);
-	size_t nall = 0;
-	for (size_t i = 0; i < nids; i++)
-		if ((all[nall] = rules_index_get(ix, ids[i])))
-			nall++;
-	static double bf[NBRUTE];
-	for (int k = 0; k < NBRUTE; k++) {
-		struct story_facts s;
-		make_story(&s, &tax);
-		size_t m = 0;
-		double a = now();
-		for (size_t i = 0; i < nall; i++)
-			m += (size_t)rules_eval(all[i], &s.f);
-		bf[k] = (now() - a) * 1000;
-		if (k == 0)
-			printf("rules.bruteforce_matches %zu\n", m);
-	}
-	qsort(bf, NBRUTE, sizeof *bf, cmp_double);
-	printf("rules.bruteforce_p50_ms %.1f\n", bf[NBRUTE / 2]);
-	free(all);
-out:
+	if (brute)
+		bruteforce(ix, ids, nids, &tax);
 	free(ids);
 	rules_index_free(ix);
 	for (size_t i = 0; i < tax.cap; i++)

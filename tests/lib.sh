@@ -9,7 +9,7 @@ PY=/usr/bin/python3
 T_PASS=0
 T_FAIL=0
 TMP=$(mktemp -d -t ainews-e2e.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 check() { # check "description" command...

@@ -35,8 +35,22 @@ int main(void)
 
 	/* Traditional (Taiwan) → Simplified, phrases included. */
 	CHECK("資料中心", "数据中心");
-	CHECK("晶片", "芯片");
-	CHECK("矽谷", "硅谷");
+	/* Alone, 晶片 and 矽谷 are written in characters both scripts share:
+	 * AUTO leaves them (the text is not Traditional), FORCE converts, and
+	 * inside Traditional text they convert with the rest. */
+	CHECK("晶片", "晶片");
+	CHECK("矽谷", "矽谷");
+	{
+		char *f = normalise_text_mode(nz, "晶片 矽谷", strlen("晶片 矽谷"), NULL, NORMALISE_FORCE);
+		T_STR(f, "芯片 硅谷");
+		free(f);
+		f = normalise_text_mode(nz, "輝達 GPU", strlen("輝達 GPU"), NULL, NORMALISE_FOLD);
+		T_STR(f, "輝達 gpu");
+		free(f);
+	}
+	CHECK("台灣的晶片廠在矽谷", "台湾的芯片厂在硅谷");
+	/* Simplified text is not sent through OpenCC at all. */
+	CHECK("什么是核心技术", "什么是核心技术");
 	CHECK("輝達", "辉达");
 	CHECK("微軟", "微软");
 	CHECK("字節跳動", "字节跳动");
@@ -48,7 +62,7 @@ int main(void)
 	/* ...and where tw2sp rewrites a Simplified word, the Traditional form of
 	 * the same word lands on the same result, which is what matching needs. */
 	{
-		char *a = normalise_str(nz, "核心数据");
+		char *a = normalise_text_mode(nz, "核心数据", strlen("核心数据"), NULL, NORMALISE_FORCE);
 		char *b = normalise_str(nz, "核心資料");
 		T_STR(a, b);
 		free(a);

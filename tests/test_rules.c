@@ -327,6 +327,23 @@ static void test_errors(void)
 
 	struct rules_error err;
 	T_OK(rules_parse(NULL, &R, &err) == NULL && err.column == 1, "NULL text is an error");
+
+	/* Without a resolver the syntax is still checked; words are keywords
+	 * that never match. */
+	struct rules_expr *e = rules_parse("compute and (foo or hot >= 5)", NULL, &err);
+	T_OK(e != NULL, "parse without resolver");
+	char *s = rules_expr_string(e);
+	T_STR(s, "kw:compute and (kw:foo or hot >= 5)");
+	free(s);
+	struct rules_facts f = facts(50, 50, 50);
+	T_INT(rules_eval(e, &f), 0);
+	rules_expr_free(e);
+	T_OK(rules_parse("hot >=", NULL, &err) == NULL && err.column == 7, "syntax error without resolver");
+	e = rules_parse("topic:anything", NULL, &err);
+	s = e ? rules_expr_string(e) : NULL;
+	T_STR(s, "topic:anything");
+	free(s);
+	rules_expr_free(e);
 	T_OK(rules_parse(")", &R, NULL) == NULL, "NULL err is allowed");
 }
 
@@ -376,20 +393,34 @@ static void test_hostile(void)
 	/* Exactly 512 bytes is accepted, 513 is not. */
 	memset(big, 0, 10001);
 	memset(big, 'a', 512);
+	memcpy(big, "kw:", 3);
 	e = rules_parse(big, &R, &err);
-	T_OK(e != NULL, "512 bytes parse");
+	T_OK(e != NULL, "512 bytes parse: %s", err.msg);
 	rules_expr_free(e);
 	big[512] = 'a';
 	T_OK(rules_parse(big, &R, &err) == NULL, "513 bytes rejected");
+	T_STR(err.msg, "expression too long: 513 bytes (max 512)");
 
-	/* 256 one-letter terms: a long flat AND, evaluated without trouble. */
+	/* The canonical text must fit too, or a stored rule could not come
+	 * back: 512 bytes of "a " expand to "kw:a and kw:a ...". */
 	memset(big, 0, 10001);
 	for (int i = 0; i < 256; i++)
-		memcpy(big + 2 * i, i ? " x" : "x ", 2);
+		memcpy(big + 2 * i, "a ", 2);
+	T_OK(rules_parse(big, &R, &err) == NULL, "expansion past the cap rejected");
+	T_STR(err.msg, "expression too long: 2299 bytes once written out in full (max 512)");
+	T_INT(err.column, 1);
+
+	/* 56 terms already in canonical form: a long flat AND that fits. */
+	memset(big, 0, 10001);
+	for (int i = 0; i < 56; i++)
+		strcat(big, i ? " and kw:x" : "kw:x");
 	e = rules_parse(big, &R, &err);
-	T_OK(e != NULL, "256 terms parse");
+	T_OK(e != NULL, "56 terms parse: %s", err.msg);
 	struct rules_facts f = facts(1, 1, 1);
 	T_INT(rules_eval(e, &f), 0);
+	char *s = rules_expr_string(e);
+	T_STR(s, big);
+	free(s);
 	rules_expr_free(e);
 	free(big);
 
@@ -541,7 +572,11 @@ static struct rules_expr *random_rule(void)
 {
 	struct sbuf b = {0};
 	struct rules_error err;
-	gen_expr(&b, 0);
+	/* Keep rules short enough that their canonical text fits the cap. */
+	do {
+		sbuf_reset(&b);
+		gen_expr(&b, 0);
+	} while (b.len > 250);
 	struct rules_expr *e = rules_parse(b.s, &R, &err);
 	if (!e)
 		printf("# generator made \"%s\": %s\n", b.s, err.msg);
@@ -721,6 +756,7 @@ static void test_index_selective(void)
 	}
 	rules_index_add(ix, 5000, rules_parse("not meta", &R, NULL));
 	rules_index_add(ix, 5001, rules_parse("hot > 100 or kw:never", &R, NULL)); /* never true */
+	rules_index_add(ix, 5002, rules_parse("compute and kw:nope", NULL, NULL));  /* ids -1: never */
 	const char *talent[] = {"talent"}, *compute[] = {"compute"}, *nvidia[] = {"nvidia"};
 	struct rules_facts f = {.scores = {70, 70, 70}, .topics = talent, .ntopics = 1, .langs = 3};
 	struct rules_index_stats st;
@@ -751,6 +787,8 @@ static void test_index_selective(void)
 	rules_index_add(ix, 5000, rules_parse("topic:regulation", &R, NULL));
 	rules_index_stats(ix, &st);
 	T_INT(st.always, 0);
+	T_INT(rules_index_count(ix), 2003);
+	T_INT(rules_index_remove(ix, 5002), 0);
 	T_INT(rules_index_count(ix), 2002);
 	f.scores[2] = 10;
 	T_INT(rules_index_match(ix, &f, NULL, NULL), 500);

@@ -1,0 +1,162 @@
+/* bench_ingest — ingest throughput through the whole pipeline (classify,
+ * decide, store, search index) for synthetic stories shaped like sample 001,
+ * then search and command latency over the resulting store. Prints figures;
+ * asserts nothing. BENCH_STORIES overrides the store size (default 100000). */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "commands.h"
+#include "format.h"
+#include "parse.h"
+#include "store.h"
+#include "t.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void count_cb(void *ud, struct story *s)
+{
+	(void)s;
+	(*(int *)ud)++;
+}
+
+static void pct(const char *name, double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_d);
+	printf("%s_p50_ms %.3f\n%s_p99_ms %.3f\n", name, v[n / 2] * 1e3, name, v[(int)(n * 0.99)] * 1e3);
+}
+
+int main(void)
+{
+	int total = getenv("BENCH_STORIES") ? atoi(getenv("BENCH_STORIES")) : 100000;
+	char db[] = "/tmp/ainews-bench-XXXXXX";
+	int fd = mkstemp(db);
+	close(fd);
+	struct app a;
+	char *err = NULL;
+	if (app_open(&a, NULL, db, &err)) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	char *text;
+	size_t len;
+	if (file_read(t_sample("001"), 1 << 20, &text, &len)) {
+		fprintf(stderr, "no sample\n");
+		return 1;
+	}
+	struct story tpl;
+	story_init(&tpl);
+	parse_page(text, len, 1795300000, &tpl, &err);
+	char *title0 = xstrdup(tpl.title[STORY_EN]);
+	printf("ingest.story_bytes %zu\n", len);
+
+	double t0 = now_s(), c0 = cpu_s(), tmark = 0, cmark = 0;
+	int first = total < 20000 ? total : 20000;
+	for (int i = 0; i < total; i++) {
+		free(tpl.id);
+		tpl.id = xasprintf("b-%07d", i);
+		free(tpl.title[STORY_EN]);
+		tpl.title[STORY_EN] = xasprintf("%s %d", title0, i);
+		tpl.scores[STORY_HOT] = i % 101;
+		tpl.published_at = 1795300000 + i;
+		struct app_put_info info;
+		if (app_put_story(&a, &tpl, 0, &info, &err)) {
+			fprintf(stderr, "put: %s\n", err);
+			return 1;
+		}
+		if (i + 1 == first) {
+			tmark = now_s() - t0;
+			cmark = cpu_s() - c0;
+		}
+	}
+	printf("ingest.stories %d\n", first);
+	printf("ingest.stories_per_s %.0f\n", first / tmark);
+	printf("ingest.cpu_us_per_story %.1f\n", cmark / first * 1e6);
+	printf("ingest.mb_per_s %.1f\n", first * (double)len / tmark / 1e6);
+	printf("store.stories %d\n", total);
+
+	const char *queries[] = {"算力", "人才", "nvidia", "data center", "数据中心", "meta crusoe", "資料中心",
+				 "transformer", "监管", "b-0004242", "gigawatts", "算"};
+	int nq = (int)(sizeof queries / sizeof *queries), rounds = 20, n = 0;
+	double *lat = xcalloc((size_t)(nq * rounds), sizeof *lat);
+	for (int r = 0; r < rounds; r++)
+		for (int q = 0; q < nq; q++) {
+			double s0 = now_s();
+			char *norm = app_normalise(&a, queries[q]);
+			int hits = 0;
+			store_search(a.store, norm, 20, count_cb, &hits);
+			free(norm);
+			lat[n++] = now_s() - s0;
+		}
+	pct("search.latency", lat, n);
+
+	/* Commands as a platform runs them: parse, query, render for Slack. */
+	const char *cmds[] = {"compute", "search 数据中心", "nvidia", "top 7d", "算力"};
+	n = 0;
+	double c1 = cpu_s();
+	for (int r = 0; r < 40; r++)
+		for (int q = 0; q < 5; q++) {
+			double s0 = now_s();
+			struct commands_ctx ctx = {&a, "console", "U1", "C1", NULL};
+			struct commands_reply reply;
+			char *out = NULL, *json = NULL;
+			commands_run(&ctx, cmds[q], &reply);
+			commands_render(&a, &reply, FORMAT_SLACK, &out, &json);
+			commands_reply_fini(&reply);
+			free(out);
+			free(json);
+			lat[n++] = now_s() - s0;
+		}
+	printf("command.cpu_ms_avg %.3f\n", (cpu_s() - c1) / n * 1e3);
+	pct("command.latency", lat, n);
+	for (int q = 0; q < 5; q++) {
+		n = 0;
+		for (int r = 0; r < 40; r++) {
+			double s0 = now_s();
+			struct commands_ctx ctx = {&a, "console", "U1", "C1", NULL};
+			struct commands_reply reply;
+			char *out = NULL, *json = NULL;
+			commands_run(&ctx, cmds[q], &reply);
+			commands_render(&a, &reply, FORMAT_SLACK, &out, &json);
+			commands_reply_fini(&reply);
+			free(out);
+			free(json);
+			lat[n++] = now_s() - s0;
+		}
+		char name[64];
+		snprintf(name, sizeof name, "command[%s]", cmds[q]);
+		pct(name, lat, n);
+	}
+	free(lat);
+	free(title0);
+	free(text);
+	story_free(&tpl);
+	app_close(&a);
+	char p[600];
+	unlink(db);
+	snprintf(p, sizeof p, "%s-wal", db), unlink(p);
+	snprintf(p, sizeof p, "%s-shm", db), unlink(p);
+	return 0;
+}

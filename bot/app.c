@@ -18,6 +18,13 @@
 #include "store.h"
 #include "topics.h"
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int64_t wall_clock(void)
 {
 	return (int64_t)time(NULL);
@@ -347,6 +354,69 @@ static void decide_cb(void *ud, uint64_t rule_id)
 	d->v[d->n++] = (struct decision){r};
 }
 
+/* One story is one transaction, or part of the batch's transaction, so a
+ * crash never leaves half of one. No savepoints inside a batch: releasing
+ * one makes FTS5 flush a segment, which is the very cost batching saves. A
+ * store error inside a batch therefore fails the whole batch (rolled back,
+ * nothing of it stored; the caller reports it). */
+static int tx_begin(struct app *a)
+{
+	return a->in_batch ? 0 : store_begin(a->store);
+}
+
+static int tx_end(struct app *a)
+{
+	return a->in_batch ? 0 : store_commit(a->store);
+}
+
+static void tx_abort(struct app *a)
+{
+	if (a->in_batch) {
+		store_rollback(a->store);
+		store_fts_defer(a->store, 0);
+		a->in_batch = 0;
+		a->batch_failed = 1;
+	} else {
+		store_rollback(a->store);
+	}
+}
+
+int app_batch_begin(struct app *a)
+{
+	if (a->in_batch)
+		return 0;
+	if (store_begin(a->store))
+		return -1;
+	store_fts_defer(a->store, 1);
+	a->in_batch = 1;
+	a->batch_failed = 0;
+	a->batch_n = 0;
+	a->batch_started_ms = mono_ms();
+	return 0;
+}
+
+int app_batch_commit(struct app *a)
+{
+	if (a->batch_failed) {
+		a->batch_failed = 0;
+		return -1;
+	}
+	if (!a->in_batch)
+		return 0;
+	a->in_batch = 0;
+	store_fts_defer(a->store, 0);
+	if (store_fts_flush(a->store) || store_commit(a->store)) {
+		store_rollback(a->store);
+		return -1;
+	}
+	return 0;
+}
+
+int app_batch_due(const struct app *a)
+{
+	return a->in_batch && (a->batch_n >= APP_BATCH_STORIES || mono_ms() - a->batch_started_ms >= APP_BATCH_MS);
+}
+
 static void norm_free(char *norm[TOPICS_NFIELDS])
 {
 	for (int f = 0; f < TOPICS_NFIELDS; f++)
@@ -392,7 +462,13 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 	for (size_t i = 0; i < tr.nentities; i++)
 		strv_push(&s->entities, topics_get(a->topics, TOPICS_ENTITY, (size_t)tr.entity_idx[i])->id);
 
-	if (store_begin(a->store)) {
+	if (a->batch_failed) {
+		*err = xstrdup("store: the batch this story belongs to failed");
+		topics_result_free(&tr);
+		norm_free(norm);
+		return -1;
+	}
+	if (tx_begin(a)) {
 		*err = xasprintf("store: %s", store_errmsg(a->store));
 		topics_result_free(&tr);
 		norm_free(norm);
@@ -402,7 +478,8 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 	if (rc < 0)
 		goto store_fail;
 	if (rc == 1 && head_fp == fp) {
-		store_rollback(a->store);
+		if (!a->in_batch)
+			store_rollback(a->store);
 		info->result = APP_PUT_UNCHANGED;
 		info->revision = head_rev;
 		topics_result_free(&tr);
@@ -515,16 +592,17 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 	}
 	topics_result_free(&tr);
 	norm_free(norm);
-	if (store_commit(a->store)) {
+	if (tx_end(a)) {
 		*err = xasprintf("store: %s", store_errmsg(a->store));
-		store_rollback(a->store);
+		tx_abort(a);
 		return -1;
 	}
+	a->batch_n++;
 	return 0;
 
 store_fail:
 	*err = xasprintf("store: %s", store_errmsg(a->store));
-	store_rollback(a->store);
+	tx_abort(a);
 	topics_result_free(&tr);
 	norm_free(norm);
 	return -1;

@@ -35,7 +35,24 @@ struct app {
 	struct app_rule *rulev; /* sorted by id */
 	size_t nrules, caprules;
 	int64_t (*clock)(void); /* time source; tests may replace it */
+	int in_batch;           /* inside app_batch_begin() */
+	int batch_failed;       /* a store error rolled the batch back */
+	int batch_n;            /* stories written in this batch */
+	int64_t batch_started_ms;
 };
+
+/* Batches: bulk ingest (the CLI) writes many whole stories per transaction,
+ * and indexes their search text in one statement at the end, because
+ * committing every story (an FTS segment and WAL frames each) costs more
+ * than the story itself. Nothing is half-written either way; a crash loses
+ * at most the uncommitted batch, which re-ingest restores. A store error
+ * fails the whole batch: app_batch_commit() then returns -1. Commit when
+ * app_batch_due() says so, and at the end. */
+#define APP_BATCH_STORIES 256
+#define APP_BATCH_MS 200
+int app_batch_begin(struct app *a);
+int app_batch_commit(struct app *a);
+int app_batch_due(const struct app *a);
 
 /* Open everything named by the config (path NULL = built-in default).
  * db_override replaces store.path. Syncs config rules into the store and

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "parse.h"
+#include "store.h"
 #include "story.h"
 
 static void report_err(ingest_cb cb, void *ud, const char *name, const char *where, const char *msg)
@@ -164,9 +165,27 @@ int ingest_file(struct app *a, const char *path, int no_alerts, ingest_cb cb, vo
 /* ---- the CLI front ------------------------------------------------------------ */
 
 struct cli_ctx {
+	struct app *a;
 	FILE *out, *err;
 	int rejected, fatal;
+	struct sbuf pending; /* result lines of the uncommitted batch */
 };
+
+/* Commit the batch; only then are its "stored" lines true. */
+static void cli_commit(struct cli_ctx *c, int again)
+{
+	if (app_batch_commit(c->a)) {
+		fprintf(c->err, "ainews: store: cannot commit: %s (the last %d stories were not stored)\n",
+			store_errmsg(c->a->store), c->a->batch_n);
+		c->fatal = 1;
+	} else if (c->pending.len) {
+		fputs(c->pending.s, c->out);
+		fflush(c->out);
+	}
+	sbuf_reset(&c->pending);
+	if (again && !c->fatal && app_batch_begin(c->a))
+		c->fatal = 1;
+}
 
 static void cli_cb(void *ud, const struct ingest_report *r)
 {
@@ -180,14 +199,16 @@ static void cli_cb(void *ud, const struct ingest_report *r)
 	}
 	const struct app_put_info *i = r->info;
 	if (i->result == APP_PUT_UNCHANGED)
-		fprintf(c->out, "%s: %s%s unchanged (revision %d)\n", r->name, where, r->id, i->revision);
+		sbuf_addf(&c->pending, "%s: %s%s unchanged (revision %d)\n", r->name, where, r->id, i->revision);
 	else if (i->result == APP_PUT_NEW)
-		fprintf(c->out, "%s: %s%s stored (revision 1, %d alert%s queued)\n", r->name, where, r->id, i->alerts,
-			i->alerts == 1 ? "" : "s");
+		sbuf_addf(&c->pending, "%s: %s%s stored (revision 1, %d alert%s queued)\n", r->name, where, r->id,
+			  i->alerts, i->alerts == 1 ? "" : "s");
 	else
-		fprintf(c->out, "%s: %s%s revision %d (changed: %s; %d alert%s, %d update%s queued)\n", r->name, where,
-			r->id, i->revision, i->changed, i->alerts, i->alerts == 1 ? "" : "s", i->updates,
-			i->updates == 1 ? "" : "s");
+		sbuf_addf(&c->pending, "%s: %s%s revision %d (changed: %s; %d alert%s, %d update%s queued)\n", r->name,
+			  where, r->id, i->revision, i->changed, i->alerts, i->alerts == 1 ? "" : "s", i->updates,
+			  i->updates == 1 ? "" : "s");
+	if (app_batch_due(c->a))
+		cli_commit(c, 1);
 }
 
 static int cmp_str(const void *x, const void *y)
@@ -269,8 +290,14 @@ static void ingest_any(struct app *a, const char *path, int no_alerts, struct cl
 
 int ingest_paths(struct app *a, char *const *paths, int n, int no_alerts, FILE *out, FILE *err)
 {
-	struct cli_ctx c = {out, err, 0, 0};
+	struct cli_ctx c = {a, out, err, 0, 0, {0}};
+	if (app_batch_begin(a)) {
+		fprintf(err, "ainews: store: %s\n", store_errmsg(a->store));
+		return 2;
+	}
 	for (int i = 0; i < n && !c.fatal; i++)
 		ingest_any(a, paths[i], no_alerts, &c, 0);
+	cli_commit(&c, 0);
+	sbuf_free(&c.pending);
 	return c.fatal ? 2 : c.rejected ? 1 : 0;
 }

@@ -8,9 +8,11 @@
  * subtree, so evaluation walks children by skipping, with no pointers.
  *
  * The index owns its expressions and files each rule in the posting lists of
- * its guard atoms (see rules.h). Posting lists hold slot numbers (uint32), a
- * slot holds the rule id, its expression and the generation stamp used to
- * visit each candidate once per match.
+ * its guard atoms (see rules.h). A list holds two kinds of entries: "direct"
+ * ones (rule id + an optional residual comparison) that decide a rule on the
+ * spot, and candidates (slot, id, expression) that are evaluated, once per
+ * match thanks to a per-slot generation stamp. A slot maps a rule id to its
+ * expression for get/replace/remove.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "rules.h"
@@ -576,7 +578,7 @@ static int parse_id(struct parser *p, int kind, const struct tok *val)
 	char q[72];
 	const char *word = tok_text(p->lx, val), *id = NULL;
 	int k = -1;
-	if (p->r && p->r->resolve && p->r->resolve(p->r->ud, word, &k, &id) == 0 && k == kind && id)
+	if (p->r && p->r->resolve && p->r->resolve(p->r->ud, word, &k, &id) == 0 && k == kind && id && *id)
 		word = id;
 	else if (p->r && p->r->known && p->r->known(p->r->ud, kind, word) != 0)
 		return perr(p, val->col, "unknown %s \"%s\"", kind == RULES_TOPIC ? "topic" : "entity",
@@ -666,7 +668,7 @@ static int parse_not(struct parser *p)
 		if (score >= 0)
 			return parse_cmp(p, score);
 		p->pos++;
-		if (p->r && p->r->resolve && p->r->resolve(p->r->ud, w, &kind, &id) == 0 && id &&
+		if (p->r && p->r->resolve && p->r->resolve(p->r->ud, w, &kind, &id) == 0 && id && *id &&
 		    (kind == RULES_TOPIC || kind == RULES_ENTITY)) {
 			n = pnew(p, kind == RULES_TOPIC ? OP_TOPIC : OP_ENTITY);
 			p->v[n].str = pstr(p, id);
@@ -1581,9 +1583,7 @@ struct match_ctx {
 /* How far ahead to prefetch: candidates' stamps and expressions are
  * scattered over the heap, and overlapping those cache misses is most of
  * the evaluation cost at a million rules. */
-#ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 8
-#endif
 
 static void visit_list(struct match_ctx *m, struct plist *l)
 {

@@ -134,6 +134,8 @@ static const char *const migrations[] = {
 	"  ingested_at INTEGER NOT NULL,"
 	"  title TEXT NOT NULL);"
 	"CREATE INDEX stories_time ON stories(published_at DESC);"
+	"CREATE INDEX stories_top ON stories(max(coalesce(hot,0), coalesce(quality,0), coalesce(impact,0)) DESC,"
+	"  published_at DESC);"
 	"CREATE TABLE revisions("
 	"  story_id TEXT NOT NULL, revision INTEGER NOT NULL,"
 	"  fingerprint INTEGER NOT NULL, changed TEXT NOT NULL,"
@@ -143,9 +145,9 @@ static const char *const migrations[] = {
 	"  tokenize='ainews', detail='full');"
 	"CREATE TABLE story_class("
 	"  story_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,"
-	"  weight INTEGER NOT NULL, evidence TEXT,"
+	"  weight INTEGER NOT NULL, evidence TEXT, published_at INTEGER NOT NULL,"
 	"  PRIMARY KEY(story_id, kind, id)) WITHOUT ROWID;"
-	"CREATE INDEX story_class_by_id ON story_class(kind, id);"
+	"CREATE INDEX story_class_by_id ON story_class(kind, id, published_at DESC);"
 	"CREATE TABLE rules("
 	"  id INTEGER PRIMARY KEY,"
 	"  platform TEXT NOT NULL, target_kind TEXT NOT NULL, target TEXT NOT NULL,"
@@ -181,6 +183,7 @@ enum sql_id {
 	Q_REV_INSERT,
 	Q_FTS_DELETE,
 	Q_FTS_INSERT,
+	Q_FTS_DEFER,
 	Q_CLASS_DELETE,
 	Q_CLASS_INSERT,
 	Q_STORY_JSON,
@@ -223,9 +226,11 @@ static const char *const sql_text[Q_NSQL] = {
 			 " VALUES(?1,?2,?3,?4,?5,?6)",
 	[Q_FTS_DELETE] = "DELETE FROM story_fts WHERE rowid = ?1",
 	[Q_FTS_INSERT] = "INSERT INTO story_fts(rowid, title, summary, tldr, analysis) VALUES(?1,?2,?3,?4,?5)",
+	[Q_FTS_DEFER] = "INSERT OR REPLACE INTO temp.fts_pending(rid, title, summary, tldr, analysis)"
+			" VALUES(?1,?2,?3,?4,?5)",
 	[Q_CLASS_DELETE] = "DELETE FROM story_class WHERE story_id = ?1",
-	[Q_CLASS_INSERT] = "INSERT OR REPLACE INTO story_class(story_id, kind, id, weight, evidence)"
-			   " VALUES(?1,?2,?3,?4,?5)",
+	[Q_CLASS_INSERT] = "INSERT OR REPLACE INTO story_class(story_id, kind, id, weight, evidence, published_at)"
+			   " VALUES(?1,?2,?3,?4,?5,(SELECT published_at FROM stories WHERE id = ?1))",
 	[Q_STORY_JSON] = "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
 			 " ON r.story_id = s.id AND r.revision = s.revision WHERE s.id = ?1",
 	[Q_STORY_JSON_REV] = "SELECT r.json, r.revision, s.published_at FROM revisions r JOIN stories s"
@@ -271,6 +276,7 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_NSQL];
 	char err[512];
+	int fts_deferred; /* search rows wait in temp.fts_pending */
 };
 
 static int fail(struct store *st, const char *what)
@@ -403,7 +409,8 @@ int store_open(const char *path, struct store **out, char **err)
 	if (register_tokenizer(st->db) ||
 	    exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
 		     "PRAGMA temp_store=MEMORY;") ||
-	    migrate(st)) {
+	    migrate(st) ||
+	    exec(st, "CREATE TEMP TABLE fts_pending(rid INTEGER PRIMARY KEY, title, summary, tldr, analysis)")) {
 		*err = xasprintf("%s: %s", path, st->err[0] ? st->err : "cannot set up the database");
 		store_close(st);
 		return -1;
@@ -436,6 +443,22 @@ void store_rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		exec(st, "ROLLBACK");
+}
+
+void store_fts_defer(struct store *st, int on)
+{
+	st->fts_deferred = on;
+}
+
+int store_fts_flush(struct store *st)
+{
+	/* Two statements for the whole batch: every write statement on an FTS5
+	 * table inside a transaction opens a statement savepoint, and FTS5
+	 * flushes its pending segment at each one. */
+	return exec(st, "DELETE FROM story_fts WHERE rowid IN (SELECT rid FROM temp.fts_pending);"
+			"INSERT INTO story_fts(rowid, title, summary, tldr, analysis)"
+			" SELECT rid, title, summary, tldr, analysis FROM temp.fts_pending ORDER BY rid;"
+			"DELETE FROM temp.fts_pending;");
 }
 
 /* ---- stories ---------------------------------------------------------------- */
@@ -497,24 +520,37 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	if (run(st, r, "store revision"))
 		return -1;
 
-	sqlite3_stmt *d = q(st, Q_FTS_DELETE);
-	if (!d)
-		return -1;
-	if (s->revision > 1) {
-		sqlite3_bind_int64(d, 1, rowid);
-		if (run(st, d, "search index delete"))
+	if (st->fts_deferred) {
+		sqlite3_stmt *p = q(st, Q_FTS_DEFER);
+		if (!p)
+			return -1;
+		sqlite3_bind_int64(p, 1, rowid);
+		bind_static(p, 2, fts ? fts->title : NULL);
+		bind_static(p, 3, fts ? fts->summary : NULL);
+		bind_static(p, 4, fts ? fts->tldr : NULL);
+		bind_static(p, 5, fts ? fts->analysis : NULL);
+		if (run(st, p, "search index (deferred)"))
+			return -1;
+	} else {
+		sqlite3_stmt *d = q(st, Q_FTS_DELETE);
+		if (!d)
+			return -1;
+		if (s->revision > 1) {
+			sqlite3_bind_int64(d, 1, rowid);
+			if (run(st, d, "search index delete"))
+				return -1;
+		}
+		sqlite3_stmt *f = q(st, Q_FTS_INSERT);
+		if (!f)
+			return -1;
+		sqlite3_bind_int64(f, 1, rowid);
+		bind_static(f, 2, fts ? fts->title : NULL);
+		bind_static(f, 3, fts ? fts->summary : NULL);
+		bind_static(f, 4, fts ? fts->tldr : NULL);
+		bind_static(f, 5, fts ? fts->analysis : NULL);
+		if (run(st, f, "search index insert"))
 			return -1;
 	}
-	sqlite3_stmt *f = q(st, Q_FTS_INSERT);
-	if (!f)
-		return -1;
-	sqlite3_bind_int64(f, 1, rowid);
-	bind_static(f, 2, fts ? fts->title : NULL);
-	bind_static(f, 3, fts ? fts->summary : NULL);
-	bind_static(f, 4, fts ? fts->tldr : NULL);
-	bind_static(f, 5, fts ? fts->analysis : NULL);
-	if (run(st, f, "search index insert"))
-		return -1;
 
 	sqlite3_stmt *c = q(st, Q_CLASS_DELETE);
 	if (!c)
@@ -643,21 +679,43 @@ static int emit_stories(struct store *st, sqlite3_stmt *s, void (*cb)(void *ud, 
 
 int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *ud, struct story *s), void *ud)
 {
+	/* Pick the ids first (indexes only: stories_time or stories_top, and a
+	 * primary-key probe into story_class per candidate), then fetch the JSON
+	 * of just those rows, so a query never drags every revision through a
+	 * sort. */
 	struct sbuf sql = {0};
-	sbuf_adds(&sql, "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
-			" ON r.story_id = s.id AND r.revision = s.revision WHERE 1");
-	if (qr->topic)
-		sbuf_adds(&sql, " AND s.id IN (SELECT story_id FROM story_class WHERE kind='topic' AND id=?1)");
-	if (qr->entity)
-		sbuf_adds(&sql, " AND s.id IN (SELECT story_id FROM story_class WHERE kind='entity' AND id=?2)");
-	if (qr->since > 0)
-		sbuf_adds(&sql, " AND s.published_at >= ?3");
-	if (qr->order == STORE_ORDER_SCORE)
-		sbuf_adds(&sql, " ORDER BY max(coalesce(s.hot,0), coalesce(s.quality,0), coalesce(s.impact,0)) DESC,"
-				" coalesce(s.hot,0)+coalesce(s.quality,0)+coalesce(s.impact,0) DESC, s.published_at DESC");
-	else
-		sbuf_adds(&sql, " ORDER BY s.published_at DESC, s.rowid DESC");
-	sbuf_adds(&sql, " LIMIT ?4");
+	const char *order = qr->order == STORE_ORDER_SCORE
+				    ? "max(coalesce(s.hot,0), coalesce(s.quality,0), coalesce(s.impact,0)) DESC, s.published_at DESC"
+				    : "s.published_at DESC, s.rowid DESC";
+	sbuf_adds(&sql, "SELECT r.json, s.revision, s.published_at FROM (SELECT s.id, s.revision, s.published_at,"
+			" s.hot, s.quality, s.impact, s.rowid AS rid FROM ");
+	if ((qr->topic || qr->entity) && qr->order != STORE_ORDER_SCORE) {
+		/* Newest in a topic/entity: a range of story_class_by_id, which
+		 * carries published_at, read newest first and stopped at LIMIT. */
+		sbuf_addf(&sql, "story_class c JOIN stories s ON s.id = c.story_id WHERE c.kind = '%s' AND c.id = %s",
+			  qr->topic ? "topic" : "entity", qr->topic ? "?1" : "?2");
+		if (qr->topic && qr->entity)
+			sbuf_adds(&sql, " AND EXISTS (SELECT 1 FROM story_class e WHERE e.story_id = s.id"
+					" AND e.kind = 'entity' AND e.id = ?2)");
+		if (qr->since > 0)
+			sbuf_adds(&sql, " AND c.published_at >= ?3");
+		order = "c.published_at DESC, s.rowid DESC";
+	} else {
+		sbuf_adds(&sql, "stories s WHERE 1");
+		if (qr->topic)
+			sbuf_adds(&sql, " AND EXISTS (SELECT 1 FROM story_class c WHERE c.story_id = s.id"
+					" AND c.kind = 'topic' AND c.id = ?1)");
+		if (qr->entity)
+			sbuf_adds(&sql, " AND EXISTS (SELECT 1 FROM story_class c WHERE c.story_id = s.id"
+					" AND c.kind = 'entity' AND c.id = ?2)");
+		if (qr->since > 0)
+			sbuf_adds(&sql, " AND s.published_at >= ?3");
+	}
+	sbuf_addf(&sql, " ORDER BY %s LIMIT ?4) s JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision",
+		  order);
+	sbuf_addf(&sql, " ORDER BY %s", qr->order == STORE_ORDER_SCORE
+						? "max(coalesce(s.hot,0), coalesce(s.quality,0), coalesce(s.impact,0)) DESC, s.published_at DESC"
+						: "s.published_at DESC, s.rid DESC");
 	sqlite3_stmt *s;
 	int rc = sqlite3_prepare_v2(st->db, sql.s, -1, &s, NULL);
 	sbuf_free(&sql);

@@ -32,6 +32,11 @@ int store_schema_version(struct store *st);
 int store_begin(struct store *st); /* BEGIN IMMEDIATE */
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* Bulk mode: store_story_put() parks search rows in a temp table and
+ * store_fts_flush() (inside the same transaction, before commit) indexes
+ * them in one statement. */
+void store_fts_defer(struct store *st, int on);
+int store_fts_flush(struct store *st);
 
 /* Latest revision and fingerprint of a stored story: 1 found, 0 not. */
 int store_story_head(struct store *st, const char *id, int *revision, uint64_t *fingerprint);

@@ -73,6 +73,7 @@ int main(void)
 	printf("ingest.story_bytes %zu\n", len);
 
 	double t0 = now_s(), c0 = cpu_s(), tmark = 0, cmark = 0;
+	app_batch_begin(&a); /* as `ainews ingest` does */
 	int first = total < 20000 ? total : 20000;
 	for (int i = 0; i < total; i++) {
 		free(tpl.id);
@@ -86,11 +87,16 @@ int main(void)
 			fprintf(stderr, "put: %s\n", err);
 			return 1;
 		}
+		if (app_batch_due(&a)) {
+			app_batch_commit(&a);
+			app_batch_begin(&a);
+		}
 		if (i + 1 == first) {
 			tmark = now_s() - t0;
 			cmark = cpu_s() - c0;
 		}
 	}
+	app_batch_commit(&a);
 	printf("ingest.stories %d\n", first);
 	printf("ingest.stories_per_s %.0f\n", first / tmark);
 	printf("ingest.cpu_us_per_story %.1f\n", cmark / first * 1e6);

@@ -96,11 +96,13 @@ for i in range(3000):
 PYEOF
 $A ingest --no-alerts $TMP/many.jsonl >/dev/null 2>&1 &
 pid=$!
-sleep 0.4
+i=0 # kill it once the first batches are committed, mid-way
+while [ $i -lt 100 ] && [ "$(sqlite3 $DB "select count(*) from stories where id like 'k-%'" 2>/dev/null)" = 0 ]; do sleep 0.05; i=$((i + 1)); done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 n=$(sqlite3 $DB "select count(*) from stories where id like 'k-%'")
 check "some stored before the kill ($n)" test "$n" -gt 0
+check "killed mid-way ($n of 3000)" test "$n" -lt 3000
 expect_eq "every story has its revision" "$(sqlite3 $DB "select count(*) from stories s where not exists (select 1 from revisions r where r.story_id = s.id and r.revision = s.revision)")" 0
 expect_eq "every story is indexed" "$(sqlite3 $DB "select (select count(*) from stories) - (select count(*) from story_fts_docsize)")" 0
 expect_eq "integrity" "$(sqlite3 $DB 'pragma integrity_check')" ok

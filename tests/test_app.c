@@ -1,0 +1,230 @@
+/* test_app — the story pipeline end to end in-process: classification of the
+ * samples, decisions, at-most-once per target, threshold crossing on a later
+ * revision, updates, subscriptions, outbox durability across a restart. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "ingest.h"
+#include "store.h"
+#include "t.h"
+
+static char db[64], cfgpath[64];
+
+static const char cfg_json[] =
+	"{\"store\": {\"path\": \"unused.db\"}, \"topics\": \"config/topics.json\","
+	" \"platforms\": [{\"type\": \"console\", \"name\": \"work\"}, {\"type\": \"console\", \"name\": \"mm\"}],"
+	" \"rules\": ["
+	"  {\"platform\": \"work\", \"channel\": \"C-INFRA\", \"expr\": \"topic:compute and impact >= 70\"},"
+	"  {\"platform\": \"work\", \"channel\": \"C-NEWS\", \"expr\": \"hot >= 80 or impact >= 90\"},"
+	"  {\"platform\": \"work\", \"channel\": \"C-NEWS\", \"expr\": \"entity:nvidia\"},"
+	"  {\"platform\": \"mm\", \"channel\": \"town\", \"expr\": \"算力\", \"lang\": \"zh\"}"
+	" ]}";
+
+struct rows {
+	char buf[2048];
+	int n;
+};
+
+static void row_cb(void *ud, const struct store_outbox_row *r)
+{
+	struct rows *c = ud;
+	size_t l = strlen(c->buf);
+	snprintf(c->buf + l, sizeof c->buf - l, "%s%s:%s:%s:%s:r%d", c->n++ ? " " : "", r->kind, r->platform,
+		 r->target_kind, r->target, r->revision);
+}
+
+static const char *outbox(struct app *a)
+{
+	static struct rows c;
+	memset(&c, 0, sizeof c);
+	store_outbox_list(a->store, NULL, 0, row_cb, &c);
+	return c.buf;
+}
+
+static void take(void *ud, struct story *s, const char *where, const char *err)
+{
+	(void)where, (void)err;
+	struct {
+		struct story *s;
+		int ok;
+	} *c = ud;
+	if (s) {
+		story_free(c->s);
+		*c->s = *s;
+		story_init(s);
+		c->ok = 1;
+	}
+}
+
+static int put_json(struct app *a, const char *json, struct app_put_info *info)
+{
+	int rc = -1;
+	struct story s;
+	story_init(&s);
+	struct ctx {
+		struct story *s;
+		int ok;
+	} c = {&s, 0};
+	char *err = NULL;
+	story_from_json_text(json, strlen(json), take, &c, &err);
+	free(err);
+	if (c.ok)
+		rc = app_put_story(a, &s, 0, info, &err);
+	if (rc)
+		printf("# put failed: %s\n", err ? err : "parse");
+	free(err);
+	story_free(&s);
+	return rc;
+}
+
+static void ignore_report(void *ud, const struct ingest_report *r)
+{
+	(void)ud;
+	if (!r->ok)
+		printf("# ingest error: %s\n", r->msg);
+}
+
+static void test_samples(struct app *a)
+{
+	T_INT(ingest_file(a, t_sample("001"), 0, ignore_report, NULL), 0);
+	struct story s;
+	story_init(&s);
+	/* sample 001: compute, talent, regulation; meta, openai, google, anthropic */
+	char *id = NULL;
+	{
+		struct story t;
+		story_init(&t);
+		t.title[STORY_EN] = xstrdup("Meta Signs AI Computing Power Agreement with Data Center Company Crusoe");
+		story_assign_id(&t);
+		id = xstrdup(t.id);
+		story_free(&t);
+	}
+	T_INT(store_story_get(a->store, id, 0, &s), 1);
+	const char *want_t[] = {"compute", "talent", "regulation"};
+	for (int i = 0; i < 3; i++)
+		T_OK(strv_contains(&s.topics, want_t[i]), "sample 001 topic %s", want_t[i]);
+	const char *want_e[] = {"meta", "openai", "google", "anthropic"};
+	for (int i = 0; i < 4; i++)
+		T_OK(strv_contains(&s.entities, want_e[i]), "sample 001 entity %s", want_e[i]);
+	char *ev = store_story_evidence(a->store, id, "topic", "compute");
+	T_OK(ev && (strstr(ev, "算力") || strstr(ev, "gigawatt")), "evidence kept: %s", ev ? ev : "(none)");
+	free(ev);
+	/* impact 70 + compute -> C-INFRA; 算力 -> mm town (lang zh) */
+	T_STR(outbox(a), "alert:work:channel:C-INFRA:r1 alert:mm:channel:town:r1");
+	free(id);
+	story_free(&s);
+}
+
+static void test_revisions(struct app *a)
+{
+	struct app_put_info info;
+	/* A Traditional-Chinese story mentioning only 資料中心 and 輝達. */
+	T_INT(put_json(a, "{\"id\": \"tw-1\", \"title\": {\"zh\": \"輝達與資料中心業者簽約\"}, \"scores\": {\"hot\": 40, \"impact\": 50}}",
+		       &info), 0);
+	struct story s;
+	story_init(&s);
+	T_INT(store_story_get(a->store, "tw-1", 0, &s), 1);
+	T_OK(strv_contains(&s.topics, "compute"), "tw story in compute");
+	T_OK(strv_contains(&s.entities, "nvidia"), "tw story about nvidia");
+	story_free(&s);
+	/* entity:nvidia fires on C-NEWS; the bare word 算力 resolves to the
+	 * topic compute, so mm's town hears too; impact 50 is below C-INFRA's 70. */
+	T_INT(info.alerts, 2);
+	const char *ob = outbox(a);
+	T_OK(strstr(ob, "alert:work:channel:C-NEWS:r1") != NULL, "nvidia rule: %s", ob);
+	T_OK(strstr(ob, "alert:mm:channel:town:r1") != NULL, "算力 = topic compute: %s", ob);
+	T_OK(strstr(ob, "C-INFRA:r1 alert:work:channel:C-NEWS") == NULL, "no C-INFRA alert at impact 50: %s", ob);
+
+	/* Identical re-ingest: nothing. */
+	T_INT(put_json(a, "{\"id\": \"tw-1\", \"title\": {\"zh\": \"輝達與資料中心業者簽約\"}, \"scores\": {\"hot\": 40, \"impact\": 50}}",
+		       &info), 0);
+	T_INT(info.result, APP_PUT_UNCHANGED);
+	T_INT(info.alerts + info.updates, 0);
+
+	/* Revision 2 crosses C-INFRA's threshold: alerted now; C-NEWS already
+	 * heard of it and gets an update, never a second alert. */
+	T_INT(put_json(a, "{\"id\": \"tw-1\", \"title\": {\"zh\": \"輝達與資料中心業者簽約\"}, \"scores\": {\"hot\": 40, \"impact\": 75}}",
+		       &info), 0);
+	T_INT(info.result, APP_PUT_REVISED);
+	T_INT(info.revision, 2);
+	T_STR(info.changed, "scores");
+	ob = outbox(a);
+	T_OK(strstr(ob, "alert:work:channel:C-INFRA:r2") != NULL, "threshold crossed on r2: %s", ob);
+	T_OK(strstr(ob, "update:work:channel:C-NEWS:r2") != NULL, "update for the alerted: %s", ob);
+	/* Revision 3: all three already alerted, all three get updates. */
+	T_INT(put_json(a, "{\"id\": \"tw-1\", \"title\": {\"zh\": \"輝達與資料中心業者簽約（更新）\"}, \"scores\": {\"hot\": 40, \"impact\": 75}}",
+		       &info), 0);
+	T_INT(info.alerts, 0);
+	T_INT(info.updates, 3);
+	T_STR(info.changed, "title");
+	/* Each target alerted at most once for this story. */
+	int alerts = 0;
+	for (const char *p = outbox(a); (p = strstr(p, "alert:work:channel:C-INFRA")); p++)
+		alerts++;
+	T_INT(alerts, 2); /* sample 001 and tw-1, once each */
+}
+
+static void test_subscriptions(struct app *a)
+{
+	char *err = NULL;
+	int64_t id = 0;
+	T_INT(app_rule_add(a, "work", "user", "U1", "nvidia impact>=70", NULL, "command", &id, &err), 0);
+	T_INT(app_rule_add(a, "work", "user", "U2", "kw:\"Noam Shazeer\"", NULL, "command", NULL, &err), 0);
+	T_INT(app_rule_add(a, "work", "user", "U3", "hot >= ", NULL, "command", NULL, &err), -1);
+	T_OK(err && strstr(err, "column 8"), "error names the column: %s", err ? err : "");
+	free(err);
+	err = NULL;
+	T_INT(app_rule_add(a, "work", "user", "U1", "nvidia impact>=70", NULL, "command", NULL, &err), 1);
+	struct app_put_info info;
+	T_INT(put_json(a, "{\"id\": \"n-1\", \"title\": \"NVIDIA ships Blackwell\", \"tldr\": {\"en\": [\"Noam Shazeer comments on Nvidia's GPUs.\"]}, \"scores\": {\"hot\": 50, \"impact\": 72}}",
+		       &info), 0);
+	const char *ob = outbox(a);
+	T_OK(strstr(ob, "alert:work:user:U1:r1") != NULL, "U1 DM: %s", ob);
+	T_OK(strstr(ob, "alert:work:user:U2:r1") != NULL, "U2 keyword DM: %s", ob);
+	/* Removing the subscription stops it. */
+	T_INT(app_rule_remove(a, id), 0);
+	T_INT(put_json(a, "{\"id\": \"n-2\", \"title\": \"NVIDIA again\", \"scores\": {\"impact\": 95}}", &info), 0);
+	size_t before = strlen(ob);
+	ob = outbox(a);
+	T_OK(strlen(ob) > before, "n-2 was decided");
+	T_OK(strstr(ob + before, "U1") == NULL, "no DM after unsubscribe: %s", ob + before);
+	T_OK(strstr(ob + before, "alert:work:channel:C-NEWS:r1") != NULL, "channel still alerted: %s", ob + before);
+}
+
+int main(void)
+{
+	snprintf(db, sizeof db, "/tmp/ainews-app-XXXXXX");
+	int fd = mkstemp(db);
+	close(fd);
+	snprintf(cfgpath, sizeof cfgpath, "/tmp/ainews-cfg-XXXXXX");
+	fd = mkstemp(cfgpath);
+	T_INT(write(fd, cfg_json, strlen(cfg_json)), (long long)strlen(cfg_json));
+	close(fd);
+
+	struct app a;
+	char *err = NULL;
+	T_OK(app_open(&a, cfgpath, db, &err) == 0, "open: %s", err ? err : "");
+	T_INT(a.nrules, 4);
+	test_samples(&a);
+	test_revisions(&a);
+	test_subscriptions(&a);
+	char before[2048];
+	snprintf(before, sizeof before, "%s", outbox(&a));
+	app_close(&a);
+
+	/* Restart: the outbox and subscriptions survive; config rules keep ids. */
+	T_OK(app_open(&a, cfgpath, db, &err) == 0, "reopen");
+	T_STR(outbox(&a), before);
+	T_INT(a.nrules, 5); /* 4 config rules + U2's subscription */
+	T_OK(app_rule_get(&a, 1) && !strcmp(app_rule_get(&a, 1)->origin, "config"), "config rule 1 kept its id");
+	app_close(&a);
+
+	unlink(cfgpath);
+	char p[128];
+	unlink(db);
+	snprintf(p, sizeof p, "%s-wal", db), unlink(p);
+	snprintf(p, sizeof p, "%s-shm", db), unlink(p);
+	return t_done();
+}

@@ -75,8 +75,8 @@ bench: check-deps bot/ainews $(BENCHES)
 run: all
 	@mkdir -p var/inbox
 	@./bot/ainews ingest tests/fixtures/samples | sed "s/^/  /"
-	@echo "ainews: try '/ainews compute', '/ainews 算力' or '/ainews help' below;"
-	@echo "        drop a story file into var/inbox/ and watch the alert appear. Ctrl-D or /quit ends."
+	@echo "ainews: type '/ainews compute', '/ainews 算力' or '/ainews help' below; Ctrl-D or /quit ends."
+	@echo "        Drop a story file into var/inbox/ and watch the alert appear; pages at http://127.0.0.1:8080/"
 	@./bot/ainews run --console
 
 format:

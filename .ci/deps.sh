@@ -3,7 +3,7 @@
 # only when something is missing; --install always checks. apt-get as root,
 # sudo otherwise, else print the exact command.
 set -u
-PKGS="gcc make pkg-config libwebsockets-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libopencc-dev opencc sqlite3 python3 python3-websockets python3-aiohttp valgrind"
+PKGS="gcc make pkg-config libwebsockets-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libopencc-dev opencc sqlite3 python3 python3-websockets python3-aiohttp valgrind curl chromium fonts-wqy-microhei wrk"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -297,8 +297,13 @@ int config_parse(const char *text, const char *origin, struct config *c, char **
 			c->store_path = xstrdup("var/ainews.db");
 		if (!c->http_listen)
 			c->http_listen = xstrdup("127.0.0.1:8080");
-		if (!c->public_url)
+		/* Card links need an address people can open: with the server
+		 * off or on an ephemeral port there is none to derive. */
+		if (!c->public_url && *c->http_listen && strcmp(c->http_listen, "off") &&
+		    !(strlen(c->http_listen) > 2 && !strcmp(c->http_listen + strlen(c->http_listen) - 2, ":0")))
 			c->public_url = xasprintf("http://%s", c->http_listen);
+		if (!c->public_url)
+			c->public_url = xstrdup("");
 		if (!c->topics_path)
 			c->topics_path = xstrdup("config/topics.json");
 		if (!c->default_lang)

@@ -7,9 +7,11 @@
 
 #include "commands.h"
 #include "format.h"
+#include "http.h"
 #include "ingest.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "rest.h"
 #include "store.h"
@@ -19,6 +21,7 @@
 #define SENDER_RECLAIM_S 120   /* a "sending" row older than this was abandoned */
 #define STOP_GRACE_MS 3000     /* in-flight sends may finish within this */
 #define SOURCE_POLL_MS 30000
+#define RECENT_FAILURES 8      /* kept for /healthz */
 
 struct dplugin {
 	struct daemon *d;
@@ -27,6 +30,9 @@ struct dplugin {
 	void *self;
 	int state;
 	int inflight;
+	int64_t state_since; /* Unix seconds, for /healthz */
+	char *state_why;
+	int was_ready; /* READY once: a later CONNECTING is a reconnect */
 };
 
 struct dsource {
@@ -46,6 +52,16 @@ struct daemon {
 	int interval_ms;
 	int stopping;
 	struct send_ctx *sends; /* in flight, for release at shutdown */
+	struct delayed_reply *delayed;
+	int reply_delay_ms;
+	/* The web side: server, metrics and what /healthz reports. */
+	struct http_server *http;
+	struct metrics *metrics;
+	int64_t last_ingest;
+	struct web_health_platform *health_platforms;
+	struct web_health_failure failures[RECENT_FAILURES]; /* ring; error owned */
+	struct web_health_failure failures_view[RECENT_FAILURES]; /* newest first, borrowed */
+	size_t nfailures, failure_next;
 };
 
 struct send_ctx {
@@ -110,6 +126,27 @@ int daemon_render_row(struct app *a, const struct store_outbox_row *row, int tar
 
 static void sender_tick(void *ud);
 
+/* Metrics and the recent-failure ring behind /healthz. */
+static void count_send(struct daemon *d, const struct send_ctx *sc, const struct plugin_result *r)
+{
+	const char *name = sc->p->cfg->name;
+	if (r->status == PLUGIN_SENT) {
+		metrics_add(d->metrics, METRICS_ALERTS_SENT, name, NULL, 1);
+		return;
+	}
+	if (d->stopping && r->status == PLUGIN_RETRY)
+		return; /* released, not failed */
+	int permanent = r->status == PLUGIN_FAILED;
+	metrics_add(d->metrics, METRICS_ALERTS_FAILED, name, permanent ? "permanent" : "retry", 1);
+	struct web_health_failure *f = &d->failures[d->failure_next];
+	free((char *)f->error);
+	*f = (struct web_health_failure){app_now(d->app), name, sc->outbox_id, permanent,
+					 xstrdup(r->error ? r->error : "?")};
+	d->failure_next = (d->failure_next + 1) % RECENT_FAILURES;
+	if (d->nfailures < RECENT_FAILURES)
+		d->nfailures++;
+}
+
 static void send_done(void *ud, const struct plugin_result *r)
 {
 	struct send_ctx *sc = ud;
@@ -118,6 +155,7 @@ static void send_done(void *ud, const struct plugin_result *r)
 	int64_t now = app_now(d->app);
 	sc->finished = 1;
 	sc->p->inflight--;
+	count_send(d, sc, r);
 	if (r->status == PLUGIN_SENT) {
 		if (store_outbox_sent(st, sc->outbox_id, r->remote_id, now))
 			log_error("outbox %lld: cannot record delivery: %s", (long long)sc->outbox_id, store_errmsg(st));
@@ -205,10 +243,32 @@ static void sender_tick(void *ud)
 
 /* ---- services for plugins ------------------------------------------------------ */
 
-struct reply_ctx {
+/* A reply held back by AINEWS_REPLY_DELAY_MS (fault injection: it makes
+ * the core answer the way a slow query would, so a plugin's deferred path,
+ * e.g. Slack's response_url, can be tested end to end). */
+struct delayed_reply {
+	struct loop_timer timer;
+	struct daemon *d;
 	void (*cb)(void *ud, const struct plugin_message *reply);
 	void *ud;
+	char *target_kind, *target, *text, *json;
+	int ephemeral;
+	struct delayed_reply *next;
 };
+
+static void delayed_fire(void *ud)
+{
+	struct delayed_reply *r = ud;
+	struct plugin_message m = {r->target_kind, r->target, r->text, r->json, NULL, 0, r->ephemeral};
+	for (struct delayed_reply **l = &r->d->delayed; *l; l = &(*l)->next)
+		if (*l == r) {
+			*l = r->next;
+			break;
+		}
+	r->cb(r->ud, &m);
+	free(r->target_kind), free(r->target), free(r->text), free(r->json);
+	free(r);
+}
 
 static struct dplugin *plugin_by_name(struct daemon *d, const char *name)
 {
@@ -236,8 +296,18 @@ static void svc_command(void *core, const struct plugin_command *cmd,
 		json = NULL;
 	}
 	struct plugin_message m = {"channel", cmd->channel, text, json, NULL, 0, reply.ephemeral};
-	cb(ud, &m);
+	if (d->reply_delay_ms > 0) {
+		struct delayed_reply *r = xcalloc(1, sizeof *r);
+		*r = (struct delayed_reply){.d = d, .cb = cb, .ud = ud, .target_kind = xstrdup("channel"),
+					    .target = xstrdup(cmd->channel), .text = xstrdup(text),
+					    .json = xstrdup(json), .ephemeral = reply.ephemeral, .next = d->delayed};
+		d->delayed = r;
+		loop_timer_start(d->loop, &r->timer, d->reply_delay_ms, delayed_fire, r);
+	} else {
+		cb(ud, &m);
+	}
 	log_debug("command on %s by %s took %lld ms", cmd->platform, cmd->user, (long long)(loop_now_ms() - t0));
+	metrics_observe(d->metrics, METRICS_COMMAND_SECONDS, cmd->platform, (double)(loop_now_ms() - t0) / 1000.0);
 	commands_reply_fini(&reply);
 	free(text);
 	free(json);
@@ -250,8 +320,16 @@ static void svc_state(void *core, const char *platform, int state, const char *w
 	struct daemon *d = core;
 	struct dplugin *p = plugin_by_name(d, platform);
 	static const char *const names[] = {"stopped", "connecting", "ready", "down"};
-	if (p)
+	if (p) {
+		if (state == PLUGIN_CONNECTING && p->was_ready && p->state != PLUGIN_CONNECTING)
+			metrics_add(d->metrics, METRICS_RECONNECTS, platform, NULL, 1);
+		p->was_ready |= state == PLUGIN_READY;
+		if (p->state != state)
+			p->state_since = app_now(d->app);
 		p->state = state;
+		free(p->state_why);
+		p->state_why = xstrdup(why);
+	}
 	if (state == PLUGIN_DOWN)
 		log_error("%s: down%s%s", platform, why ? ": " : "", why ? why : "");
 	else
@@ -269,7 +347,11 @@ static void svc_kick(void *core)
 
 static void log_report(void *ud, const struct ingest_report *r)
 {
-	(void)ud;
+	struct daemon *d = ud;
+	if (d && r->ok && r->info->result != APP_PUT_UNCHANGED) {
+		metrics_add(d->metrics, METRICS_STORIES_INGESTED, "source", NULL, 1);
+		d->last_ingest = app_now(d->app);
+	}
 	if (!r->ok)
 		log_warn("ingest %s: %s%s%s", r->name, r->where ? r->where : "", r->where ? ": " : "", r->msg);
 	else if (r->info->result != APP_PUT_UNCHANGED)
@@ -280,7 +362,7 @@ static void log_report(void *ud, const struct ingest_report *r)
 static int src_ingest(void *core, const char *name, const char *data, size_t len, int64_t ref_time)
 {
 	struct daemon *d = core;
-	int rc = ingest_buffer(d->app, name, data, len, ref_time, 0, log_report, NULL);
+	int rc = ingest_buffer(d->app, name, data, len, ref_time, 0, log_report, d);
 	svc_kick(d);
 	return rc;
 }
@@ -288,7 +370,7 @@ static int src_ingest(void *core, const char *name, const char *data, size_t len
 static int src_ingest_file(void *core, const char *path)
 {
 	struct daemon *d = core;
-	int rc = ingest_file(d->app, path, 0, log_report, NULL);
+	int rc = ingest_file(d->app, path, 0, log_report, d);
 	svc_kick(d);
 	return rc;
 }
@@ -300,6 +382,86 @@ static void source_tick(void *ud)
 		if (d->sources[i].self && d->sources[i].ops->poll)
 			d->sources[i].ops->poll(d->sources[i].self);
 	loop_timer_start(d->loop, &d->source_timer, SOURCE_POLL_MS, source_tick, d);
+}
+
+/* ---- the web side's view of the daemon ------------------------------------------ */
+
+static void hook_health(void *ud, struct web_health *h)
+{
+	struct daemon *d = ud;
+	for (size_t i = 0; i < d->nplugins; i++) {
+		struct dplugin *p = &d->plugins[i];
+		d->health_platforms[i] = (struct web_health_platform){p->cfg->name, p->cfg->type, p->state,
+								      p->state_since, p->state_why};
+	}
+	h->platforms = d->health_platforms;
+	h->nplatforms = d->nplugins;
+	h->last_ingest = d->last_ingest;
+	/* The ring, newest first, into a view that borrows its strings. */
+	for (size_t i = 0; i < d->nfailures; i++)
+		d->failures_view[i] = d->failures[(d->failure_next + RECENT_FAILURES - 1 - i) % RECENT_FAILURES];
+	h->failures = d->failures_view;
+	h->nfailures = d->nfailures;
+}
+
+static void hook_ingested(void *ud, int stored)
+{
+	struct daemon *d = ud;
+	metrics_add(d->metrics, METRICS_STORIES_INGESTED, "webhook", NULL, stored);
+	if (stored)
+		d->last_ingest = app_now(d->app);
+	svc_kick(d);
+}
+
+static void queued_row(void *ud, const struct store_outbox_row *r)
+{
+	struct metrics *m = ud;
+	double n = metrics_get(m, METRICS_ALERTS_QUEUED, r->platform, NULL);
+	metrics_set(m, METRICS_ALERTS_QUEUED, r->platform, NULL, n + 1);
+}
+
+static void hook_collect(void *ud, struct metrics *m)
+{
+	struct daemon *d = ud;
+	metrics_clear(m, METRICS_PLATFORM_UP);
+	metrics_clear(m, METRICS_ALERTS_QUEUED);
+	for (size_t i = 0; i < d->nplugins; i++) {
+		metrics_set(m, METRICS_PLATFORM_UP, d->plugins[i].cfg->name, NULL, d->plugins[i].state == PLUGIN_READY);
+		metrics_set(m, METRICS_ALERTS_QUEUED, d->plugins[i].cfg->name, NULL, 0);
+	}
+	store_outbox_list(d->app->store, "queued", 100000, queued_row, m);
+}
+
+static void http_begin(struct daemon *d)
+{
+	const struct config *cfg = &d->app->cfg;
+	if (http_listen_off(cfg->http_listen)) {
+		log_info("http: off (http.listen is \"%s\")", cfg->http_listen ? cfg->http_listen : "");
+		return;
+	}
+	const char *token = cfg->ingest_token_env ? getenv(cfg->ingest_token_env) : NULL;
+	if (token && *token)
+		log_add_secret(token);
+	struct http_hooks hooks = {d, hook_health, hook_ingested, hook_collect};
+	struct http_opts ho = {cfg->http_listen, token, cfg->ingest_token_env};
+	char *err = NULL;
+	/* Every series from the start, so rates work before the first event. */
+	metrics_add(d->metrics, METRICS_STORIES_INGESTED, "source", NULL, 0);
+	metrics_add(d->metrics, METRICS_STORIES_INGESTED, "webhook", NULL, 0);
+	for (size_t i = 0; i < d->nplugins; i++) {
+		const char *name = d->plugins[i].cfg->name;
+		metrics_add(d->metrics, METRICS_ALERTS_SENT, name, NULL, 0);
+		metrics_add(d->metrics, METRICS_ALERTS_FAILED, name, "retry", 0);
+		metrics_add(d->metrics, METRICS_ALERTS_FAILED, name, "permanent", 0);
+		metrics_add(d->metrics, METRICS_RECONNECTS, name, NULL, 0);
+	}
+	d->health_platforms = xcalloc(d->nplugins + 1, sizeof *d->health_platforms);
+	d->http = http_start(d->loop, d->app, d->metrics, &hooks, &ho, &err);
+	if (!d->http) {
+		/* The bot still runs: chat matters more than its web pages. */
+		log_error("%s; analysis pages, webhook and /healthz are off", err);
+		free(err);
+	}
 }
 
 /* ---- lifecycle ------------------------------------------------------------------- */
@@ -334,11 +496,22 @@ int daemon_run(struct app *a, const struct daemon_opts *o)
 	memset(&d, 0, sizeof d);
 	d.app = a;
 	d.interval_ms = o && o->sender_interval_ms > 0 ? o->sender_interval_ms : 200;
+	d.metrics = metrics_new();
+	if (getenv("AINEWS_REPLY_DELAY_MS"))
+		d.reply_delay_ms = atoi(getenv("AINEWS_REPLY_DELAY_MS"));
 	char *err = NULL;
-	if (!(d.loop = loop_new(&err)) || !(d.rest = rest_new(d.loop, &err))) {
+	/* The REST client (a curl worker thread, TLS libraries initialised) only
+	 * when something speaks HTTP out: a console-only bot stays smaller. */
+	int need_rest = 0;
+	for (size_t i = 0; i < a->cfg.nplatforms; i++)
+		need_rest |= strcmp(a->cfg.platforms[i].type, "console") != 0;
+	for (size_t i = 0; i < a->cfg.nsources; i++)
+		need_rest |= strcmp(a->cfg.sources[i].type, "dir") != 0;
+	if (!(d.loop = loop_new(&err)) || (need_rest && !(d.rest = rest_new(d.loop, &err)))) {
 		log_error("%s", err);
 		free(err);
 		loop_free(d.loop);
+		metrics_free(d.metrics);
 		return -1;
 	}
 	loop_handle_signals(d.loop);
@@ -396,6 +569,7 @@ int daemon_run(struct app *a, const struct daemon_opts *o)
 	for (size_t i = 0; i < d.nsources; i++)
 		if (d.sources[i].ops->start(d.sources[i].self) < 0)
 			log_error("source %zu: start failed", i);
+	http_begin(&d);
 	log_info("ainews running: %zu platform(s), %zu source(s), %zu rule(s); store %s", d.nplugins, d.nsources,
 		 a->nrules, cfg->store_path);
 	loop_timer_start(d.loop, &d.sender_timer, 0, sender_tick, &d);
@@ -403,8 +577,10 @@ int daemon_run(struct app *a, const struct daemon_opts *o)
 
 	loop_run(d.loop);
 
-	/* Stop: no new claims; give in-flight sends a grace period. */
+	/* Stop: no new requests or claims; give in-flight sends a grace period. */
 	d.stopping = 1;
+	http_stop(d.http);
+	d.http = NULL;
 	loop_timer_stop(&d.sender_timer);
 	loop_timer_stop(&d.source_timer);
 	for (size_t i = 0; i < d.nsources; i++)
@@ -415,6 +591,14 @@ int daemon_run(struct app *a, const struct daemon_opts *o)
 		loop_restart(d.loop);
 		loop_run(d.loop);
 		loop_timer_stop(&d.grace_timer);
+	}
+	/* Replies still held back are dropped: their plugins are stopping. */
+	while (d.delayed) {
+		struct delayed_reply *n = d.delayed->next;
+		loop_timer_stop(&d.delayed->timer);
+		free(d.delayed->target_kind), free(d.delayed->target), free(d.delayed->text), free(d.delayed->json);
+		free(d.delayed);
+		d.delayed = n;
 	}
 	for (size_t i = 0; i < d.nplugins; i++)
 		d.plugins[i].ops->stop(d.plugins[i].self);
@@ -431,9 +615,15 @@ int daemon_run(struct app *a, const struct daemon_opts *o)
 		free(d.sends);
 		d.sends = n;
 	}
+	for (size_t i = 0; i < d.nplugins; i++)
+		free(d.plugins[i].state_why);
+	for (size_t i = 0; i < d.nfailures; i++)
+		free((char *)d.failures[i].error);
+	free(d.health_platforms);
 	free(d.plugins);
 	free(d.sources);
-	loop_free(d.loop);
+	loop_free(d.loop); /* the http vhost's last connections close here */
+	metrics_free(d.metrics);
 	log_info("ainews stopped");
 	return 0;
 }

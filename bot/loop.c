@@ -73,6 +73,12 @@ static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		w->cb(w->ud, w->fd);
 		return w->dead ? -1 : 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		/* Closed under us (POLLHUP at the end of a pipe): let the owner
+		 * read once more and see end-of-file. */
+		if (w && !w->dead) {
+			w->dead = 1;
+			w->cb(w->ud, w->fd);
+		}
 		if (w) {
 			lws_set_opaque_user_data(wsi, NULL);
 			free(w);

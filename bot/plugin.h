@@ -66,7 +66,10 @@ struct plugin_services {
 	const struct config *config;       /* the whole config; borrowed */
 	void *core;
 	/* Run a command and render its reply for this plugin; the reply is
-	 * lent for the call of cb, which may run before command() returns. */
+	 * lent for the call of cb. cb usually runs before command() returns,
+	 * but may run later (a slow query; AINEWS_REPLY_DELAY_MS simulates
+	 * one), exactly once, unless the daemon stops first: ud must stay
+	 * valid until then or until the plugin's stop(). */
 	void (*command)(void *core, const struct plugin_command *cmd,
 			void (*cb)(void *ud, const struct plugin_message *reply), void *ud);
 	/* Connection state for health checks and the log ("why" may be NULL). */

@@ -215,7 +215,7 @@ char *story_to_json(const struct story *s, const char *public_url, int pretty)
 	add_time(o, "published_at", s->published_at);
 	add_time(o, "updated_at", s->updated_at);
 	cJSON_AddNumberToObject(o, "revision", s->revision);
-	if (public_url && s->id) {
+	if (public_url && *public_url && s->id) {
 		size_t n = strlen(public_url);
 		char *u = xasprintf("%.*s/s/%s", (int)(n && public_url[n - 1] == '/' ? n - 1 : n), public_url, s->id);
 		cJSON_AddStringToObject(o, "analysis_url", u);

@@ -5,10 +5,12 @@
 #include "plugin.h"
 
 extern const struct plugin_ops console_plugin;
+extern const struct plugin_ops slack_plugin;
 extern const struct source_ops dir_source;
 
 const struct plugin_ops *const plugin_registry[] = {
 	&console_plugin,
+	&slack_plugin,
 	NULL,
 };
 

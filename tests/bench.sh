@@ -5,5 +5,7 @@ for b in "$@"; do
 	echo "## $(basename "$b")"
 	"$b" || echo "benchmark $b failed"
 done
-[ -f tests/bench_daemon.sh ] && sh tests/bench_daemon.sh
+for s in tests/bench_daemon.sh tests/bench_http.sh tests/bench_slack.sh; do
+	[ -f "$s" ] && { echo "## $(basename "$s")"; sh "$s" || echo "benchmark $s failed"; }
+done
 exit 0

@@ -7,6 +7,7 @@ DB=$TMP/c.db
 cat > $TMP/config.json <<JSON
 {
   "store": {"path": "$DB"},
+  "http": {"listen": "off"},
   "topics": "$ROOT/config/topics.json",
   "platforms": [{"type": "console", "name": "console"}],
   "sources": [{"type": "dir", "path": "$TMP/inbox"}],
@@ -67,4 +68,8 @@ exec 3>&-
 expect_eq "everything sent exactly once" "$($A outbox --json | json 'len(set((r["story_id"], r["target_kind"], r["target"]) for r in j)) == len(j) and all(r["status"] == "sent" for r in j)')" True
 expect_eq "three alerts (two channel, one DM)" "$($A outbox --json | json 'len(j)')" 3
 check "no sanitizer reports" sh -c "! grep -q 'Sanitizer' $TMP/log"
+# End of input stops the daemon cleanly (`make run`: Ctrl-D).
+out=$(echo "/ainews topics" | timeout 20 $A run 2>/dev/null); rc=$?
+expect_eq "exits at end of input" "$rc" 0
+expect_match "answered before exiting" "$out" "^Topics \(21\)"
 finish

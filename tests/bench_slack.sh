@@ -1,0 +1,95 @@
+#!/bin/sh
+# bench_slack — the release daemon against tests/fake_slack.py. Prints:
+#   slack.ack_p50_ms / ack_p99_ms / ack_max_ms: envelope sent -> ack received,
+#       measured at the fake, for ~2000 slash commands at 500/s (the reply
+#       rides in the ack, so this includes running the command);
+#   slack.ingest_to_post_p50_ms / _max_ms: a single story stored by a
+#       separate `ainews ingest` (process exit, row committed) -> the fake
+#       receiving chat.postMessage, through the outbox (which the daemon
+#       polls every 200 ms: that poll is most of the figure);
+#   slack.rss_kb_connected / rss_kb_after_commands: VmRSS of the daemon.
+# Targets: ack p99 < 5 ms, ingest-to-post p50 < 100 ms, RSS < 10 MB.
+# Asserts nothing; run from the repo root (make bench).
+set -u
+BIN=${AINEWS_REL_BIN:-bot/ainews}
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+PY=/usr/bin/python3
+N=${BENCH_SLACK_COMMANDS:-2000}
+STORIES=${BENCH_SLACK_STORIES:-30}
+APP=xapp-1-A0FAKE-bench-app-token-1234567
+BOT=xoxb-bench-bot-token-7654321
+TMP=$(mktemp -d -t ainews-bench-slack.XXXXXX)
+fpid=; bpid=
+trap 'kill $bpid $fpid 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+
+$PY tests/fake_slack.py --app-token $APP --bot-token $BOT > $TMP/fake.out 2> $TMP/fake.err &
+fpid=$!
+i=0; while ! grep -q '^PORT' $TMP/fake.out 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+PORT=$(awk '/^PORT/ {print $2}' $TMP/fake.out)
+C() { $PY tests/slack_ctl.py $PORT "$@"; }
+
+# Ten channels, one rule each, so consecutive stories are not held back by
+# the one-message-per-second pace of a single channel.
+rules=""
+for k in 0 1 2 3 4 5 6 7 8 9; do
+	rules="$rules{\"platform\": \"work\", \"channel\": \"C0BENCH$k\", \"expr\": \"quality == 6$k\"},"
+done
+cat > $TMP/config.json <<JSON
+{"store": {"path": "$TMP/b.db"}, "topics": "$PWD/config/topics.json", "http": {"listen": "off"},
+ "platforms": [{"type": "slack", "name": "work", "app_token_env": "SLACK_APP_TOKEN",
+                "bot_token_env": "SLACK_BOT_TOKEN", "api_base": "http://127.0.0.1:$PORT/api/"}],
+ "sources": [], "rules": [${rules%,}]}
+JSON
+A="$BIN --config $TMP/config.json"
+$A ingest --no-alerts tests/fixtures/samples > /dev/null 2>&1
+env SLACK_APP_TOKEN=$APP SLACK_BOT_TOKEN=$BOT $A run > /dev/null 2> $TMP/log &
+bpid=$!
+C wait 'any(x["ready"] for x in s["sockets"])' 10 || { echo "bench_slack: the daemon did not connect"; cat $TMP/log; exit 0; }
+sleep 1
+echo "slack.rss_kb_connected $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
+
+C do burst "{\"n\": $N, \"interval_ms\": 2, \"texts\": [\"help\", \"compute\", \"top 7d\", \"nvidia\", \"search 数据中心\"], \"timeout\": 60}" > $TMP/burst.json
+$PY - $TMP/burst.json <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))
+print("slack.commands %d (acked %d, answered inline %d)" % (b["sent"], b["acked"], b["inline"]))
+print("slack.ack_p50_ms %.3f" % b["p50_ms"])
+print("slack.ack_p99_ms %.3f" % b["p99_ms"])
+print("slack.ack_max_ms %.3f" % b["max_ms"])
+PY
+echo "slack.rss_kb_after_commands $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
+
+# Single stories from separate processes, 150-400 ms apart, rotating channels.
+: > $TMP/ingested
+k=0
+while [ $k -lt $STORIES ]; do
+	printf '{"id": "b-%d", "title": {"en": "Bench story %d about compute"}, "scores": {"hot": 70, "quality": 6%d, "impact": 70}}' \
+		$k $k $((k % 10)) > $TMP/b-$k.json
+	$A ingest $TMP/b-$k.json > /dev/null 2>&1
+	echo "b-$k $(date +%s.%N)" >> $TMP/ingested
+	# random gaps, so the ingests cannot lock onto the daemon's poll phase
+	sleep $(awk -v k=$k 'BEGIN { srand(k * 7919); printf "%.3f", 0.15 + rand() * 0.25 }')
+	k=$((k + 1))
+done
+C wait "sum(1 for p in s['posts'] if 'Bench story' in (p['text'] or '')) >= $STORIES" 30 > /dev/null 2>&1
+C state 's["posts"]' > $TMP/posts.json
+$PY - $TMP/ingested $TMP/posts.json <<'PY'
+import json, re, sys
+done = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[1])}
+lat = []
+for p in json.load(open(sys.argv[2])):
+    m = re.search(r"Bench story (\d+) about", p["text"] or "")
+    if m and "b-" + m.group(1) in done:
+        lat.append((p["t"] - done["b-" + m.group(1)]) * 1000)
+lat.sort()
+if lat:
+    print("slack.ingest_to_post_stories %d" % len(lat))
+    print("slack.ingest_to_post_p50_ms %.1f" % lat[len(lat) // 2])
+    print("slack.ingest_to_post_max_ms %.1f" % lat[-1])
+else:
+    print("slack.ingest_to_post: no posts seen")
+PY
+echo "slack.fake_violations $(C state 'len(s["errors"])')"
+echo "slack.rss_kb_end $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
+kill -TERM $bpid; wait $bpid 2>/dev/null; bpid=
+exit 0

@@ -408,7 +408,7 @@ static void keyword_query(struct run *x, const char *phrase, int is_search)
 	struct commands_item *h = is_search ? say(x->r, "Search results for “" U "”:", "“" U "”的搜索结果：")
 					    : say(x->r, "Stories matching “" U "”:", "与“" U "”相关的报道：");
 	arg(h, phrase);
-	int n = store_search(x->a->store, norm, x->a->cfg.query_limit, story_item_cb, x->r);
+	int n = store_search_ex(x->a->store, norm, x->a->cfg.query_limit, 1, story_item_cb, x->r);
 	free(norm);
 	if (n == -2 || n == 0) {
 		/* Drop the header: "no stories" says it all. */
@@ -427,7 +427,7 @@ static void keyword_query(struct run *x, const char *phrase, int is_search)
 static void topic_query(struct run *x, const char *word, int kind, size_t index)
 {
 	const struct topics_entry *e = topics_get(x->a->topics, kind, index);
-	struct store_query q = {.limit = x->a->cfg.query_limit, .order = STORE_ORDER_RECENT};
+	struct store_query q = {.limit = x->a->cfg.query_limit, .order = STORE_ORDER_RECENT, .brief = 1};
 	if (kind == TOPICS_TOPIC)
 		q.topic = e->id;
 	else
@@ -453,7 +453,7 @@ static void topic_query(struct run *x, const char *word, int kind, size_t index)
 		struct commands_item *h = say(x->r, "Stories mentioning “" U "”:", "提到“" U "”的报道：");
 		arg(h, word);
 		char *norm = app_normalise(x->a, word);
-		n = store_search(x->a->store, norm, x->a->cfg.query_limit, story_item_cb, x->r);
+		n = store_search_ex(x->a->store, norm, x->a->cfg.query_limit, 1, story_item_cb, x->r);
 		free(norm);
 		if (n > 0) {
 			card_hint(x);
@@ -530,7 +530,7 @@ static void do_top(struct run *x, const char *args)
 		snprintf(span_zh, sizeof span_zh, "%lld 分钟", (long long)((secs + 59) / 60));
 	}
 	struct store_query q = {
-		.since = app_now(x->a) - secs, .limit = x->a->cfg.query_limit, .order = STORE_ORDER_SCORE};
+		.since = app_now(x->a) - secs, .limit = x->a->cfg.query_limit, .order = STORE_ORDER_SCORE, .brief = 1};
 	size_t first = x->r->n;
 	say_owned(x->r, xasprintf("Top stories of the last %s:", span_en),
 		  xasprintf("最近 %s评分最高的报道：", span_zh));

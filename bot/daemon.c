@@ -50,6 +50,9 @@ struct daemon {
 	size_t nsources;
 	struct loop_timer sender_timer, source_timer, grace_timer;
 	int interval_ms;
+	int kicked;           /* claim at the next tick whatever data_version says */
+	int64_t data_version; /* of the store when we last claimed */
+	int64_t last_claim_ms;
 	int stopping;
 	struct send_ctx *sends; /* in flight, for release at shutdown */
 	struct delayed_reply *delayed;
@@ -180,7 +183,7 @@ static void send_done(void *ud, const struct plugin_result *r)
 	if (d->stopping && !d->sends)
 		loop_stop(d->loop);
 	else if (!d->stopping && r->status == PLUGIN_SENT)
-		loop_timer_start(d->loop, &d->sender_timer, 0, sender_tick, d); /* more may be due */
+		d->kicked = 1, loop_timer_start(d->loop, &d->sender_timer, 0, sender_tick, d); /* more may be due */
 }
 
 static void send_rows(struct daemon *d, struct dplugin *p)
@@ -233,6 +236,19 @@ static void sender_tick(void *ud)
 	struct daemon *d = ud;
 	if (d->stopping)
 		return;
+	/* Claiming is a write transaction: take one only when there can be
+	 * work — another process committed (cron's `ainews ingest`: SQLite's
+	 * data_version moved), we were kicked (our own ingest, a plugin became
+	 * ready), or a second has passed (retries coming due). Checking
+	 * data_version is a cheap read, so it runs every interval. */
+	int64_t now = loop_now_ms(), dv = store_data_version(d->app->store);
+	if (!d->kicked && dv == d->data_version && now - d->last_claim_ms < 1000) {
+		loop_timer_start(d->loop, &d->sender_timer, d->interval_ms, sender_tick, d);
+		return;
+	}
+	d->kicked = 0;
+	d->data_version = dv;
+	d->last_claim_ms = now;
 	for (size_t i = 0; i < d->nplugins; i++) {
 		struct dplugin *p = &d->plugins[i];
 		if (p->self && p->ops->ready(p->self))
@@ -334,15 +350,19 @@ static void svc_state(void *core, const char *platform, int state, const char *w
 		log_error("%s: down%s%s", platform, why ? ": " : "", why ? why : "");
 	else
 		log_info("%s: %s%s%s", platform, names[state & 3], why ? " — " : "", why ? why : "");
-	if (state == PLUGIN_READY)
+	if (state == PLUGIN_READY) {
+		d->kicked = 1;
 		loop_timer_start(d->loop, &d->sender_timer, 0, sender_tick, d);
+	}
 }
 
 static void svc_kick(void *core)
 {
 	struct daemon *d = core;
-	if (!d->stopping)
+	if (!d->stopping) {
+		d->kicked = 1;
 		loop_timer_start(d->loop, &d->sender_timer, 0, sender_tick, d);
+	}
 }
 
 static void log_report(void *ud, const struct ingest_report *r)
@@ -495,7 +515,8 @@ int daemon_run(struct app *a, const struct daemon_opts *o)
 	struct daemon d;
 	memset(&d, 0, sizeof d);
 	d.app = a;
-	d.interval_ms = o && o->sender_interval_ms > 0 ? o->sender_interval_ms : 200;
+	d.interval_ms = o && o->sender_interval_ms > 0 ? o->sender_interval_ms : 25;
+	d.kicked = 1;
 	d.metrics = metrics_new();
 	if (getenv("AINEWS_REPLY_DELAY_MS"))
 		d.reply_delay_ms = atoi(getenv("AINEWS_REPLY_DELAY_MS"));

@@ -15,7 +15,7 @@
 
 struct daemon_opts {
 	int force_console; /* add a console platform when the config has none */
-	int sender_interval_ms; /* outbox poll period (default 200) */
+	int sender_interval_ms; /* outbox check period (default 25 ms; a claim only when there is news) */
 };
 
 /* Run until a signal (or the console closing). 0 clean stop, negative on

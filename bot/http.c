@@ -383,7 +383,7 @@ static int serve_index(struct http_server *srv, struct lws *wsi, struct pss *ps)
 	struct sbuf b;
 	body_init(&b);
 	web_index_open(&b, t, topic ? "topic" : entity ? "entity" : NULL, topic ? topic : entity);
-	struct store_query q = {topic, entity, 0, HTTP_INDEX_LIMIT, STORE_ORDER_RECENT};
+	struct store_query q = {.topic = topic, .entity = entity, .limit = HTTP_INDEX_LIMIT, .order = STORE_ORDER_RECENT};
 	struct index_ctx c = {&b, t, 0};
 	store_list(srv->app->store, &q, index_cb, &c);
 	web_index_close(&b, c.n);

@@ -132,7 +132,7 @@ static const char *const migrations[] = {
 	"  hot INTEGER, quality INTEGER, impact INTEGER,"
 	"  published_at INTEGER, updated_at INTEGER,"
 	"  ingested_at INTEGER NOT NULL,"
-	"  title TEXT NOT NULL);"
+	"  title TEXT NOT NULL, title_en TEXT, title_zh TEXT);"
 	"CREATE INDEX stories_time ON stories(published_at DESC);"
 	"CREATE INDEX stories_top ON stories(max(coalesce(hot,0), coalesce(quality,0), coalesce(impact,0)) DESC,"
 	"  published_at DESC);"
@@ -209,6 +209,8 @@ enum sql_id {
 	Q_OUTBOX_ATTEMPTS,
 	Q_ALERT_REMOTE,
 	Q_OUTBOX_DEPTH,
+	Q_DATA_VERSION,
+	Q_SEARCH,
 	Q_NSQL
 };
 
@@ -216,11 +218,13 @@ static const char *const sql_text[Q_NSQL] = {
 	[Q_HEAD] = "SELECT revision, fingerprint FROM stories WHERE id = ?1",
 	[Q_STORY_UPSERT] =
 		"INSERT INTO stories(id, revision, fingerprint, source, url, hot, quality, impact,"
-		" published_at, updated_at, ingested_at, title) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+		" published_at, updated_at, ingested_at, title, title_en, title_zh)"
+		" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"
 		" ON CONFLICT(id) DO UPDATE SET revision=excluded.revision, fingerprint=excluded.fingerprint,"
 		" source=excluded.source, url=excluded.url, hot=excluded.hot, quality=excluded.quality,"
 		" impact=excluded.impact, published_at=coalesce(stories.published_at, excluded.published_at),"
-		" updated_at=excluded.updated_at, title=excluded.title"
+		" updated_at=excluded.updated_at, title=excluded.title, title_en=excluded.title_en,"
+		" title_zh=excluded.title_zh"
 		" RETURNING rowid",
 	[Q_REV_INSERT] = "INSERT INTO revisions(story_id, revision, fingerprint, changed, json, created_at)"
 			 " VALUES(?1,?2,?3,?4,?5,?6)",
@@ -269,6 +273,11 @@ static const char *const sql_text[Q_NSQL] = {
 	[Q_OUTBOX_ATTEMPTS] = "SELECT attempts FROM outbox WHERE id=?1",
 	[Q_ALERT_REMOTE] = "SELECT o.remote_id FROM alerts a JOIN outbox o ON o.id = a.outbox_id"
 			   " WHERE a.story_id=?1 AND a.platform=?2 AND a.target_kind=?3 AND a.target=?4",
+	[Q_DATA_VERSION] = "PRAGMA data_version",
+	[Q_SEARCH] = "SELECT r.json, s.revision, s.published_at FROM story_fts f"
+		     " JOIN stories s ON s.rowid = f.rowid"
+		     " JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision"
+		     " WHERE story_fts MATCH ?1 ORDER BY f.rowid DESC LIMIT ?2",
 	[Q_OUTBOX_DEPTH] = "SELECT count(*), min(created_at) FROM outbox WHERE status IN ('queued','sending')",
 };
 
@@ -277,6 +286,8 @@ struct store {
 	sqlite3_stmt *q[Q_NSQL];
 	char err[512];
 	int fts_deferred; /* search rows wait in temp.fts_pending */
+	sqlite3_stmt *list_q[32]; /* store_list by shape: topic|entity|since|order|brief */
+	sqlite3_stmt *search_brief;
 };
 
 static int fail(struct store *st, const char *what)
@@ -425,6 +436,9 @@ void store_close(struct store *st)
 		return;
 	for (int i = 0; i < Q_NSQL; i++)
 		sqlite3_finalize(st->q[i]);
+	for (int i = 0; i < 32; i++)
+		sqlite3_finalize(st->list_q[i]);
+	sqlite3_finalize(st->search_brief);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -498,6 +512,8 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	sqlite3_bind_int64(u, 10, s->updated_at > 0 ? s->updated_at : now);
 	sqlite3_bind_int64(u, 11, now);
 	bind_static(u, 12, story_title(s));
+	bind_static(u, 13, s->title[STORY_EN]);
+	bind_static(u, 14, s->title[STORY_ZH]);
 	if (sqlite3_step(u) != SQLITE_ROW) {
 		sqlite3_reset(u);
 		return fail(st, "store story");
@@ -659,13 +675,29 @@ int64_t store_story_count(struct store *st)
 }
 
 /* Run an ad-hoc SELECT json, revision, published_at ... and hand out stories. */
+/* A brief row: id, revision, published_at, hot, quality, impact, title_en,
+ * title_zh straight from the stories table, no JSON to parse. */
+static int story_from_brief(sqlite3_stmt *s, struct story *out)
+{
+	out->id = col_dup(s, 0);
+	out->revision = sqlite3_column_int(s, 1);
+	out->published_at = sqlite3_column_int64(s, 2);
+	for (int i = 0; i < STORY_NSCORES; i++)
+		out->scores[i] = sqlite3_column_type(s, 3 + i) == SQLITE_NULL ? STORY_SCORE_NONE
+									    : sqlite3_column_int(s, 3 + i);
+	out->title[STORY_EN] = col_dup(s, 6);
+	out->title[STORY_ZH] = col_dup(s, 7);
+	return out->id ? 0 : -1;
+}
+
 static int emit_stories(struct store *st, sqlite3_stmt *s, void (*cb)(void *ud, struct story *s), void *ud)
 {
 	int n = 0, rc;
+	int brief = sqlite3_column_count(s) == 8;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct story story;
 		story_init(&story);
-		if (story_from_row(s, &story) == 0) {
+		if ((brief ? story_from_brief(s, &story) : story_from_row(s, &story)) == 0) {
 			cb(ud, &story);
 			n++;
 		}
@@ -673,12 +705,20 @@ static int emit_stories(struct store *st, sqlite3_stmt *s, void (*cb)(void *ud, 
 	}
 	if (rc != SQLITE_DONE)
 		n = fail(st, "query");
-	sqlite3_finalize(s);
+	sqlite3_reset(s); /* statements here are cached */
 	return n;
 }
 
 int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *ud, struct story *s), void *ud)
 {
+	int shape = (qr->topic ? 1 : 0) | (qr->entity ? 2 : 0) | (qr->since > 0 ? 4 : 0) |
+		    (qr->order == STORE_ORDER_SCORE ? 8 : 0) | (qr->brief ? 16 : 0);
+	sqlite3_stmt *s = st->list_q[shape];
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		goto bind;
+	}
 	/* Pick the ids first (indexes only: stories_time or stories_top, and a
 	 * primary-key probe into story_class per candidate), then fetch the JSON
 	 * of just those rows, so a query never drags every revision through a
@@ -687,8 +727,13 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 	const char *order = qr->order == STORE_ORDER_SCORE
 				    ? "max(coalesce(s.hot,0), coalesce(s.quality,0), coalesce(s.impact,0)) DESC, s.published_at DESC"
 				    : "s.published_at DESC, s.rowid DESC";
-	sbuf_adds(&sql, "SELECT r.json, s.revision, s.published_at FROM (SELECT s.id, s.revision, s.published_at,"
-			" s.hot, s.quality, s.impact, s.rowid AS rid FROM ");
+	if (qr->brief)
+		sbuf_adds(&sql, "SELECT s.id, s.revision, s.published_at, s.hot, s.quality, s.impact, s.title_en,"
+				" s.title_zh FROM (SELECT s.id, s.revision, s.published_at, s.hot, s.quality, s.impact,"
+				" s.title_en, s.title_zh, s.rowid AS rid FROM ");
+	else
+		sbuf_adds(&sql, "SELECT r.json, s.revision, s.published_at FROM (SELECT s.id, s.revision,"
+				" s.published_at, s.hot, s.quality, s.impact, s.rowid AS rid FROM ");
 	if ((qr->topic || qr->entity) && qr->order != STORE_ORDER_SCORE) {
 		/* Newest in a topic/entity: a range of story_class_by_id, which
 		 * carries published_at, read newest first and stopped at LIMIT. */
@@ -711,16 +756,18 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 		if (qr->since > 0)
 			sbuf_adds(&sql, " AND s.published_at >= ?3");
 	}
-	sbuf_addf(&sql, " ORDER BY %s LIMIT ?4) s JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision",
-		  order);
+	sbuf_addf(&sql, " ORDER BY %s LIMIT ?4) s", order);
+	if (!qr->brief)
+		sbuf_adds(&sql, " JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision");
 	sbuf_addf(&sql, " ORDER BY %s", qr->order == STORE_ORDER_SCORE
 						? "max(coalesce(s.hot,0), coalesce(s.quality,0), coalesce(s.impact,0)) DESC, s.published_at DESC"
 						: "s.published_at DESC, s.rid DESC");
-	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db, sql.s, -1, &s, NULL);
+	int rc = sqlite3_prepare_v3(st->db, sql.s, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
 	sbuf_free(&sql);
 	if (rc != SQLITE_OK)
 		return fail(st, "list");
+	st->list_q[shape] = s;
+bind:
 	bind_static(s, 1, qr->topic);
 	bind_static(s, 2, qr->entity);
 	sqlite3_bind_int64(s, 3, qr->since);
@@ -777,6 +824,12 @@ static int fts_query(const char *query, struct sbuf *out)
 
 int store_search(struct store *st, const char *query, int limit, void (*cb)(void *ud, struct story *s), void *ud)
 {
+	return store_search_ex(st, query, limit, 0, cb, ud);
+}
+
+int store_search_ex(struct store *st, const char *query, int limit, int brief,
+		    void (*cb)(void *ud, struct story *s), void *ud)
+{
 	struct sbuf m = {0};
 	if (fts_query(query, &m) == 0) {
 		sbuf_free(&m);
@@ -784,15 +837,22 @@ int store_search(struct store *st, const char *query, int limit, void (*cb)(void
 		return -2;
 	}
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db,
-				    "SELECT r.json, s.revision, s.published_at FROM story_fts f"
-				    " JOIN stories s ON s.rowid = f.rowid"
-				    " JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision"
-				    " WHERE story_fts MATCH ?1 ORDER BY f.rowid DESC LIMIT ?2",
-				    -1, &s, NULL);
-	if (rc != SQLITE_OK) {
+	if (brief) {
+		if (!st->search_brief &&
+		    sqlite3_prepare_v3(st->db,
+				       "SELECT s.id, s.revision, s.published_at, s.hot, s.quality, s.impact, s.title_en,"
+				       " s.title_zh FROM story_fts f JOIN stories s ON s.rowid = f.rowid"
+				       " WHERE story_fts MATCH ?1 ORDER BY f.rowid DESC LIMIT ?2",
+				       -1, SQLITE_PREPARE_PERSISTENT, &st->search_brief, NULL) != SQLITE_OK) {
+			sbuf_free(&m);
+			return fail(st, "search");
+		}
+		s = st->search_brief;
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	} else if (!(s = q(st, Q_SEARCH))) {
 		sbuf_free(&m);
-		return fail(st, "search");
+		return -1;
 	}
 	sqlite3_bind_text(s, 1, m.s, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 2, limit > 0 ? limit : 20);
@@ -1168,12 +1228,10 @@ int store_outbox_depth(struct store *st, int64_t *depth, int64_t *oldest)
 
 int64_t store_data_version(struct store *st)
 {
-	sqlite3_stmt *s;
-	int64_t v = -1;
-	if (sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			v = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
-	}
+	sqlite3_stmt *s = q(st, Q_DATA_VERSION);
+	if (!s)
+		return -1;
+	int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+	sqlite3_reset(s);
 	return v;
 }

@@ -75,6 +75,8 @@ struct store_query {
 	int64_t since;      /* published/ingested at or after (Unix), 0 = any */
 	int limit;          /* 0 = 20 */
 	int order;          /* enum store_order */
+	int brief;          /* hand out only id, revision, published_at, scores
+			     * and titles (no JSON parse): for listings */
 };
 /* Stories matching q, newest first (or by max score). cb gets each story,
  * lent for the call. Returns the count or negative. */
@@ -85,6 +87,9 @@ int store_list(struct store *st, const struct store_query *q, void (*cb)(void *u
  * Newest first. Returns the count or negative; -2 when the query has no
  * searchable characters. */
 int store_search(struct store *st, const char *query, int limit, void (*cb)(void *ud, struct story *s), void *ud);
+/* The same; brief as in struct store_query. */
+int store_search_ex(struct store *st, const char *query, int limit, int brief,
+		    void (*cb)(void *ud, struct story *s), void *ud);
 
 int64_t store_story_count(struct store *st);
 

@@ -48,6 +48,7 @@ C wait 'any(x["ready"] for x in s["sockets"])' 10 || { echo "bench_slack: the da
 sleep 1
 echo "slack.rss_kb_connected $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
 
+cpu0=$(awk '{print $14 + $15}' /proc/$bpid/stat)
 C do burst "{\"n\": $N, \"interval_ms\": 2, \"texts\": [\"help\", \"compute\", \"top 7d\", \"nvidia\", \"search 数据中心\"], \"timeout\": 60}" > $TMP/burst.json
 $PY - $TMP/burst.json <<'PY'
 import json, sys
@@ -57,7 +58,12 @@ print("slack.ack_p50_ms %.3f" % b["p50_ms"])
 print("slack.ack_p99_ms %.3f" % b["p99_ms"])
 print("slack.ack_max_ms %.3f" % b["max_ms"])
 PY
+cpu1=$(awk '{print $14 + $15}' /proc/$bpid/stat)
+# Daemon CPU (user+system, clock ticks) over the burst, per command: parse
+# the envelope, ack, run the command on the store, render Block Kit, reply.
+echo "slack.cpu_ms_per_command $(echo "($cpu1 - $cpu0) * 1000 / $(getconf CLK_TCK) / $N" | bc -l | xargs printf '%.3f')"
 echo "slack.rss_kb_after_commands $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
+echo "slack.pss_kb_after_commands $(awk '/^Pss:/ {print $2}' /proc/$bpid/smaps_rollup)"
 
 # Single stories from separate processes, 150-400 ms apart, rotating channels.
 : > $TMP/ingested

@@ -209,7 +209,7 @@ static void test_index_and_errors(void)
 {
 	struct sbuf b = {0};
 	web_index_open(&b, app.topics, NULL, NULL);
-	struct store_query q = {NULL, NULL, 0, 50, STORE_ORDER_RECENT};
+	struct store_query q = {.limit = 50, .order = STORE_ORDER_RECENT};
 	int n = store_list(app.store, &q, index_cb, &b);
 	web_index_close(&b, (size_t)n);
 	T_INT(n, 3);

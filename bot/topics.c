@@ -123,6 +123,7 @@ struct topics {
 	size_t ntags;
 	int weights[TOPICS_NFIELDS];
 	int threshold;
+	int relative; /* percent of the story's best score a topic/entity needs */
 	struct ac ac;
 	int stale;
 	/* Scan scratch: matches not yet credited (by end offset), and per
@@ -699,6 +700,13 @@ static int load_weights(struct loader *L, const cJSON *root)
 	struct topics *t = L->t;
 	memcpy(t->weights, default_weights, sizeof t->weights);
 	t->threshold = DEFAULT_THRESHOLD;
+	t->relative = 15;
+	const cJSON *rel = cJSON_GetObjectItemCaseSensitive(root, "relative_threshold");
+	if (rel) {
+		if (!cJSON_IsNumber(rel) || rel->valuedouble < 0 || rel->valuedouble > 100)
+			return fail_at(L, "relative_threshold", "not a number in 0..100");
+		t->relative = (int)rel->valuedouble;
+	}
 	const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "threshold");
 	if (th) {
 		if (!cJSON_IsNumber(th) || th->valuedouble < 0 || th->valuedouble > 1e6)
@@ -771,7 +779,7 @@ struct topics *topics_load_text(const char *json, size_t len, const char *origin
 		goto bad;
 	}
 	for (const cJSON *k = root->child; k; k = k->next) {
-		static const char *const known[] = {"threshold", "field_weights", "tags", "topics",
+		static const char *const known[] = {"threshold", "relative_threshold", "field_weights", "tags", "topics",
 						    "entities"};
 		int ok = k->string[0] == '_';
 		for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
@@ -1462,8 +1470,17 @@ void topics_decide(const struct topics *t, struct topics_result *r)
 	for (int k = 0; k < 2; k++) {
 		struct scored *in = xmalloc((t->nentries[k] + 1) * sizeof *in);
 		size_t n = 0;
+		/* A digest story touches many subjects in passing: besides the
+		 * absolute threshold, keep only what carries a fair share of the
+		 * story's main subject, so a rule on "robotics" does not fire on
+		 * every long analysis that mentions a robot twice. */
+		int best = 0;
 		for (size_t i = 0; i < t->nentries[k]; i++)
-			if (scores[k][i] > 0 && scores[k][i] >= t->threshold)
+			if (scores[k][i] > best)
+				best = scores[k][i];
+		long floor_rel = ((long)best * t->relative + 99) / 100;
+		for (size_t i = 0; i < t->nentries[k]; i++)
+			if (scores[k][i] > 0 && scores[k][i] >= t->threshold && scores[k][i] >= floor_rel)
 				in[n++] = (struct scored){(int)i, scores[k][i]};
 		qsort(in, n, sizeof *in, cmp_scored);
 		int *v = xmalloc((n + 1) * sizeof *v);

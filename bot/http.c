@@ -12,9 +12,10 @@
  * which has been sent already.
  *
  * The webhook checks its token and Content-Length before taking any body,
- * counts bytes as they arrive (413 past HTTP_MAX_BODY), then hands the whole
- * body to ingest_buffer() in one store batch, so a 5 MB array is one
- * transaction rather than thousands. An early answer (401, 411, 413, 503)
+ * counts bytes as they arrive (413 past HTTP_MAX_BODY), then parses the
+ * body and stores a JSON batch API_CHUNK stories per transaction on
+ * successive loop turns (see api_step), answering when the last chunk is in,
+ * so a 5 MB array never holds the loop. An early answer (401, 411, 413, 503)
  * closes the connection afterwards: the unread body makes it unusable.
  */
 #define _GNU_SOURCE
@@ -27,6 +28,7 @@
 #include <libwebsockets.h>
 
 #include "ingest.h"
+#include "parse.h"
 #include "log.h"
 #include "loop.h"
 #include "store.h"
@@ -84,7 +86,10 @@ struct http_server {
 
 /* Per connection, allocated and zeroed by lws; lives across keep-alive
  * transactions, so every request resets it. */
+struct api_job;
+
 struct pss {
+	struct api_job *job; /* a webhook batch being stored, chunk by chunk */
 	int method;
 	int route;
 	int in_body; /* taking a POST body */
@@ -96,8 +101,11 @@ struct pss {
 	int close_after;
 };
 
+static void api_job_free(struct api_job *j);
+
 static void pss_reset(struct pss *ps)
 {
+	api_job_free(ps->job);
 	sbuf_free(&ps->body);
 	free(ps->out);
 	memset(ps, 0, sizeof *ps);
@@ -483,35 +491,154 @@ static void api_report(void *ud, const struct ingest_report *r)
 	c->stored += r->info->result != APP_PUT_UNCHANGED;
 }
 
+/* A webhook JSON batch is parsed at once (fast) and stored in chunks of
+ * API_CHUNK stories, one transaction each, on successive loop turns: a 5 MB
+ * batch takes over a second to classify and index, and the websocket
+ * plugins on the same loop must keep acking meanwhile. The answer goes out
+ * when the last chunk is stored. */
+#define API_CHUNK 16
+
+struct api_job {
+	struct http_server *srv;
+	struct lws *wsi;
+	struct loop_timer timer;
+	struct story *stories;
+	char **where;
+	size_t n, cap, next;
+	struct api_ctx c;
+	int failed, done;
+};
+
+static void api_job_free(struct api_job *j)
+{
+	if (!j)
+		return;
+	loop_timer_stop(&j->timer);
+	for (size_t i = 0; i < j->n; i++) {
+		story_free(&j->stories[i]);
+		free(j->where[i]);
+	}
+	free(j->stories);
+	free(j->where);
+	sbuf_free(&j->c.res.ids), sbuf_free(&j->c.res.stories), sbuf_free(&j->c.res.errors);
+	free(j);
+}
+
+static void api_collect(void *ud, struct story *s, const char *where, const char *err)
+{
+	struct api_job *j = ud;
+	if (!s) {
+		/* "[2]" + "$.scores.hot: ..." reads best as "$[2].scores.hot: ...". */
+		if (where && where[0] == '[' && err[0] == '$') {
+			char *m = xasprintf("$%s%s", where, err + 1);
+			char *colon = strstr(m, ": ");
+			char *w = colon ? xstrndup(m, (size_t)(colon - m)) : NULL;
+			web_ingest_error(&j->c.res, w, m);
+			free(w);
+			free(m);
+		} else {
+			web_ingest_error(&j->c.res, where, err);
+		}
+		return;
+	}
+	if (j->n == j->cap) {
+		j->cap = j->cap ? j->cap * 2 : 16;
+		j->stories = xrealloc(j->stories, j->cap * sizeof *j->stories);
+		j->where = xrealloc(j->where, j->cap * sizeof *j->where);
+	}
+	j->stories[j->n] = *s;
+	story_init(s);
+	j->where[j->n] = xstrdup(where);
+	j->n++;
+}
+
+static void api_step(void *ud)
+{
+	struct api_job *j = ud;
+	struct app *a = j->srv->app;
+	size_t end = j->next + API_CHUNK < j->n ? j->next + API_CHUNK : j->n;
+	if (app_batch_begin(a)) {
+		j->failed = 1;
+	} else {
+		for (; j->next < end; j->next++) {
+			struct story *s = &j->stories[j->next];
+			struct app_put_info info;
+			char *err = NULL;
+			if (app_put_story(a, s, 0, &info, &err)) {
+				log_error("http: webhook: %s", err);
+				free(err);
+				j->failed = 1;
+				break;
+			}
+			web_ingest_ok(&j->c.res, s->id, info.result, info.revision, info.alerts, info.updates);
+			j->c.stored += info.result != APP_PUT_UNCHANGED;
+		}
+		if (app_batch_commit(a))
+			j->failed = 1;
+	}
+	if (!j->failed && j->next < j->n) {
+		loop_timer_start(j->srv->loop, &j->timer, 0, api_step, j);
+		return;
+	}
+	j->done = 1;
+	lws_callback_on_writable(j->wsi);
+}
+
+/* The answer to a finished batch (from HTTP_WRITEABLE). */
+static int api_answer(struct http_server *srv, struct lws *wsi, struct pss *ps, struct api_ctx *c, int failed)
+{
+	if (failed) {
+		log_error("http: webhook: store failure: %s", store_errmsg(srv->app->store));
+		return respond_json_error(srv, wsi, ps, 500,
+					  "store failure; stories before the failing chunk were kept (see the log)",
+					  NULL, NULL);
+	}
+	log_info("http: webhook: %d stored (%d new, %d revised, %d unchanged), %d rejected", c->res.nstored,
+		 c->res.nnew, c->res.nrevised, c->res.nunchanged, c->res.nerrors);
+	if (c->res.nstored && srv->hooks.ingested)
+		srv->hooks.ingested(srv->hooks.ud, c->stored);
+	struct sbuf b;
+	body_init(&b);
+	int status = c->res.nerrors ? 400 : 202;
+	web_ingest_json(&b, &c->res);
+	struct reply r = {status, CT_JSON, CACHE_NONE, NULL, NULL};
+	return respond(srv, wsi, ps, &r, &b);
+}
+
 static int api_finish(struct http_server *srv, struct lws *wsi, struct pss *ps)
 {
 	ps->in_body = 0;
+	struct app *a = srv->app;
+	const char *body = ps->body.s ? ps->body.s : "";
+	size_t len = ps->body.len;
+	char *bad = ingest_check(body, len);
+	if (!bad && parse_detect(body, len) == PARSE_JSON) {
+		struct api_job *j = xcalloc(1, sizeof *j);
+		j->srv = srv;
+		j->wsi = wsi;
+		char *err = NULL;
+		if (story_from_json_text(body, len, api_collect, j, &err) < 0) {
+			web_ingest_error(&j->c.res, NULL, err);
+			free(err);
+		}
+		sbuf_free(&ps->body);
+		ps->job = j;
+		api_step(j); /* the first chunk now; the rest on the next turns */
+		return 0;
+	}
+	free(bad);
+	/* One page, article or a rejected body: a single story at most. */
 	struct api_ctx c;
 	memset(&c, 0, sizeof c);
-	struct app *a = srv->app;
 	int rc = app_batch_begin(a);
 	if (!rc)
-		rc = ingest_buffer(a, "request", ps->body.s ? ps->body.s : "", ps->body.len, app_now(a), 0, api_report,
-				   &c);
+		rc = ingest_buffer(a, "request", body, len, app_now(a), 0, api_report, &c);
 	if (rc >= 0 && app_batch_commit(a))
 		rc = -1;
 	sbuf_free(&ps->body);
-	if (rc < 0) {
-		log_error("http: webhook: store failure: %s", store_errmsg(a->store));
-		sbuf_free(&c.res.ids), sbuf_free(&c.res.stories), sbuf_free(&c.res.errors);
-		return respond_json_error(srv, wsi, ps, 500, "store failure; nothing from this request was kept", NULL,
-					  NULL);
-	}
-	log_info("http: webhook: %d stored (%d new, %d revised, %d unchanged), %d rejected", c.res.nstored, c.res.nnew,
-		 c.res.nrevised, c.res.nunchanged, c.res.nerrors);
-	if (c.res.nstored && srv->hooks.ingested)
-		srv->hooks.ingested(srv->hooks.ud, c.stored);
-	struct sbuf b;
-	body_init(&b);
-	int status = c.res.nerrors ? 400 : 202;
-	web_ingest_json(&b, &c.res);
-	struct reply r = {status, CT_JSON, CACHE_NONE, NULL, NULL};
-	return respond(srv, wsi, ps, &r, &b);
+	rc = api_answer(srv, wsi, ps, &c, rc < 0);
+	sbuf_free(&c.res.ids), sbuf_free(&c.res.stories), sbuf_free(&c.res.errors);
+	return rc;
 }
 
 static int route(struct http_server *srv, struct lws *wsi, struct pss *ps, const char *path)
@@ -591,6 +718,15 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			return 0;
 		return srv->stopping ? -1 : api_finish(srv, wsi, ps);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (ps && ps->job && ps->job->done) {
+			struct api_job *j = ps->job;
+			ps->job = NULL;
+			int rc = api_answer(srv, wsi, ps, &j->c, j->failed);
+			api_job_free(j);
+			return rc;
+		}
+		if (ps && ps->job)
+			return 0; /* still storing */
 		return ps ? write_more(wsi, ps) : 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:

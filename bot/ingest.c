@@ -26,8 +26,7 @@ static int line_at(const char *data, size_t off)
 	return line;
 }
 
-/* Empty, binary or not UTF-8: 0 fine, else an owned message. */
-static char *check_text(const char *data, size_t len)
+char *ingest_check(const char *data, size_t len)
 {
 	size_t i = 0;
 	while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
@@ -96,7 +95,7 @@ int ingest_buffer(struct app *a, const char *name, const char *data, size_t len,
 		free(m);
 		return 1;
 	}
-	char *bad = check_text(data, len);
+	char *bad = ingest_check(data, len);
 	if (bad) {
 		report_err(cb, ud, name, NULL, bad);
 		free(bad);

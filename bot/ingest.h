@@ -26,6 +26,10 @@ struct ingest_report {
 };
 typedef void (*ingest_cb)(void *ud, const struct ingest_report *r);
 
+/* Empty, binary (NUL bytes) or invalid UTF-8 input: an owned message
+ * ("line 3: invalid UTF-8 at byte offset 41"), or NULL when the text is fine. */
+char *ingest_check(const char *data, size_t len);
+
 /* Ingest one buffer. ref_time resolves relative times ("2h ago"). Returns
  * the number of rejected items, or negative on a store failure. */
 int ingest_buffer(struct app *a, const char *name, const char *data, size_t len, int64_t ref_time, int no_alerts,

@@ -96,6 +96,17 @@ static struct rules_expr *parse_rule(struct app *a, const char *expr, char **err
 	return x;
 }
 
+char *app_rule_canonical(struct app *a, const char *expr)
+{
+	struct rules_resolver r = {res_resolve, NULL, res_known, a}; /* no keyword interning */
+	struct rules_expr *x = rules_parse(expr, &r, NULL);
+	if (!x)
+		return NULL;
+	char *s = rules_expr_string(x);
+	rules_expr_free(x);
+	return s;
+}
+
 /* ---- rule table ----------------------------------------------------------- */
 
 static void app_rule_fini(struct app_rule *r)

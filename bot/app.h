@@ -81,6 +81,9 @@ int app_rule_add(struct app *a, const char *platform, const char *target_kind, c
 		 const char *expr, const char *lang, const char *origin, int64_t *id, char **err);
 int app_rule_remove(struct app *a, int64_t id);
 const struct app_rule *app_rule_get(const struct app *a, int64_t id);
+/* The canonical text of expr as stored rules have it (keywords are not
+ * interned), or NULL when it does not parse. Owned. */
+char *app_rule_canonical(struct app *a, const char *expr);
 
 /* Normalise text for search and matching. Owned. */
 char *app_normalise(struct app *a, const char *text);

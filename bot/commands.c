@@ -737,48 +737,13 @@ static size_t rulelist_pos(const struct rulelist *l, int64_t id)
 	return 0;
 }
 
-/* The same resolution as app.c's, minus keyword interning: enough to find
- * the canonical text of an expression the user wants to remove. */
-static int canon_resolve(void *ud, const char *word, int *kind, const char **id)
-{
-	struct app *a = ud;
-	size_t idx;
-	int k;
-	if (topics_resolve(a->topics, word, &k, &idx) != 0)
-		return -1;
-	*kind = k == TOPICS_TOPIC ? RULES_TOPIC : RULES_ENTITY;
-	*id = topics_get(a->topics, k, idx)->id;
-	return 0;
-}
-
-static int canon_known(void *ud, int kind, const char *id)
-{
-	struct app *a = ud;
-	int tk = kind == RULES_TOPIC ? TOPICS_TOPIC : TOPICS_ENTITY;
-	for (size_t i = 0, n = topics_count(a->topics, tk); i < n; i++)
-		if (!strcasecmp(topics_get(a->topics, tk, i)->id, id))
-			return 0;
-	return -1;
-}
-
-static char *canonical(struct app *a, const char *expr)
-{
-	struct rules_resolver r = {canon_resolve, NULL, canon_known, a};
-	struct rules_expr *e = rules_parse(expr, &r, NULL);
-	if (!e)
-		return NULL;
-	char *s = rules_expr_string(e);
-	rules_expr_free(e);
-	return s;
-}
-
 /* Which rule of l the user means by arg (a number or an expression); 0 none. */
 static size_t rulelist_find(struct app *a, const struct rulelist *l, const char *arg_text)
 {
 	long n = number_arg(arg_text);
 	if (n >= 0)
 		return n >= 1 && (size_t)n <= l->n ? (size_t)n : 0;
-	char *canon = canonical(a, arg_text);
+	char *canon = app_rule_canonical(a, arg_text);
 	size_t found = 0;
 	for (size_t i = 0; i < l->n && !found; i++)
 		if ((canon && !strcmp(l->v[i].expr, canon)) || !strcasecmp(l->v[i].expr, arg_text))

@@ -48,6 +48,21 @@ static void pct(const char *name, double *v, int n)
 	printf("%s_p50_ms %.3f\n%s_p99_ms %.3f\n", name, v[n / 2] * 1e3, name, v[(int)(n * 0.99)] * 1e3);
 }
 
+/* One command, as a platform runs it; returns its wall time in seconds. */
+static double run_command(struct app *a, const char *text)
+{
+	double s0 = now_s();
+	struct commands_ctx ctx = {a, "console", "U1", "C1", NULL};
+	struct commands_reply reply;
+	char *out = NULL, *json = NULL;
+	commands_run(&ctx, text, &reply);
+	commands_render(a, &reply, FORMAT_SLACK, &out, &json);
+	commands_reply_fini(&reply);
+	free(out);
+	free(json);
+	return now_s() - s0;
+}
+
 int main(void)
 {
 	int total = getenv("BENCH_STORIES") ? atoi(getenv("BENCH_STORIES")) : 100000;
@@ -120,37 +135,16 @@ int main(void)
 
 	/* Commands as a platform runs them: parse, query, render for Slack. */
 	const char *cmds[] = {"compute", "search 数据中心", "nvidia", "top 7d", "算力"};
-	n = 0;
 	double c1 = cpu_s();
+	n = 0;
 	for (int r = 0; r < 40; r++)
-		for (int q = 0; q < 5; q++) {
-			double s0 = now_s();
-			struct commands_ctx ctx = {&a, "console", "U1", "C1", NULL};
-			struct commands_reply reply;
-			char *out = NULL, *json = NULL;
-			commands_run(&ctx, cmds[q], &reply);
-			commands_render(&a, &reply, FORMAT_SLACK, &out, &json);
-			commands_reply_fini(&reply);
-			free(out);
-			free(json);
-			lat[n++] = now_s() - s0;
-		}
+		for (int q = 0; q < 5; q++)
+			lat[n++] = run_command(&a, cmds[q]);
 	printf("command.cpu_ms_avg %.3f\n", (cpu_s() - c1) / n * 1e3);
 	pct("command.latency", lat, n);
 	for (int q = 0; q < 5; q++) {
-		n = 0;
-		for (int r = 0; r < 40; r++) {
-			double s0 = now_s();
-			struct commands_ctx ctx = {&a, "console", "U1", "C1", NULL};
-			struct commands_reply reply;
-			char *out = NULL, *json = NULL;
-			commands_run(&ctx, cmds[q], &reply);
-			commands_render(&a, &reply, FORMAT_SLACK, &out, &json);
-			commands_reply_fini(&reply);
-			free(out);
-			free(json);
-			lat[n++] = now_s() - s0;
-		}
+		for (n = 0; n < 40; n++)
+			lat[n] = run_command(&a, cmds[q]);
 		char name[64];
 		snprintf(name, sizeof name, "command[%s]", cmds[q]);
 		pct(name, lat, n);

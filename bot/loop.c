@@ -109,7 +109,7 @@ struct loop *loop_new(char **err)
 	lws_set_log_level(LLL_ERR, NULL);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.user = l;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	l->ctx = lws_create_context(&info);

@@ -28,18 +28,22 @@ SAN_OBJ   := $(CORE_SRC:%.c=build/san/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=build/san/tests/%)
 BENCHES   := $(BENCH_SRC:tests/%.c=build/rel/tests/%)
 
-.PHONY: all deps test run bench valgrind clean format check-deps
+.PHONY: all deps test run bench valgrind clean format check-deps check-test-deps
 .SECONDARY:
 .DEFAULT_GOAL := all
 
 all: check-deps bot/ainews
 
-# Every build target checks the packages first; `make deps` installs them.
+# Every build target checks the packages first (installing what is missing);
+# the test targets also check the test tools. `make deps` does both.
 check-deps:
-	@sh .ci/deps.sh --check-or-install
+	@sh .ci/deps.sh build
+
+check-test-deps:
+	@sh .ci/deps.sh test
 
 deps:
-	@sh .ci/deps.sh --install
+	@sh .ci/deps.sh test
 
 bot/ainews: build/rel/bot/main.o $(REL_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -61,15 +65,15 @@ build/san/tests/%: build/san/tests/%.o $(SAN_OBJ)
 build/rel/tests/%: build/rel/tests/%.o $(REL_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-test: check-deps build/san/ainews bot/ainews $(TESTS)
+test: check-test-deps build/san/ainews bot/ainews $(TESTS)
 	@AINEWS_BIN=build/san/ainews AINEWS_REL_BIN=bot/ainews sh tests/run $(TESTS)
 
-valgrind: check-deps $(TEST_SRC:tests/%.c=build/rel/tests/%)
+valgrind: check-test-deps $(TEST_SRC:tests/%.c=build/rel/tests/%)
 	@for t in $(TEST_SRC:tests/%.c=build/rel/tests/%); do \
 	  valgrind -q --leak-check=full --error-exitcode=9 $$t >/dev/null || { echo "valgrind: $$t failed"; exit 1; }; \
 	  echo "valgrind: $$t clean"; done
 
-bench: check-deps bot/ainews $(BENCHES)
+bench: check-test-deps bot/ainews $(BENCHES)
 	@sh tests/bench.sh $(BENCHES)
 
 run: all

@@ -1,9 +1,16 @@
 #!/bin/sh
-# Debian packages ainews needs to build and test. --check-or-install installs
-# only when something is missing; --install always checks. apt-get as root,
-# sudo otherwise, else print the exact command.
+# Debian packages ainews needs. `deps.sh build` checks what building and
+# running need (make, make run); `deps.sh test` adds what the tests and
+# benchmarks need (fake servers, headless Chromium, wrk...), so `make run`
+# on a fresh machine does not wait for a browser download. Installs only
+# what is missing: apt-get as root, sudo otherwise, else prints the command.
 set -u
-PKGS="gcc make pkg-config libwebsockets-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libopencc-dev opencc sqlite3 python3 python3-websockets python3-aiohttp valgrind curl chromium fonts-wqy-microhei wrk"
+BUILD="gcc make pkg-config libwebsockets-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libopencc-dev opencc"
+TEST="sqlite3 python3 python3-websockets python3-aiohttp valgrind curl bc openssl chromium fonts-wqy-microhei wrk"
+case "${1:-test}" in
+build) PKGS=$BUILD ;;
+*) PKGS="$BUILD $TEST" ;;
+esac
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -62,6 +62,12 @@ static void *serve_one(void *arg)
 	return NULL;
 }
 
+/* Connection threads are joined at the end (valgrind counts a thread still
+ * running at exit as leaked memory). */
+static pthread_t conn_threads[64];
+static int nconn;
+static pthread_t server_thread;
+
 static void *server(void *arg)
 {
 	(void)arg;
@@ -69,10 +75,22 @@ static void *server(void *arg)
 		int c = accept(server_fd, NULL, NULL);
 		if (c < 0)
 			return NULL;
-		pthread_t t;
-		pthread_create(&t, NULL, serve_one, (void *)(intptr_t)c);
-		pthread_detach(t);
+		pthread_mutex_lock(&mu);
+		if (nconn < 64)
+			pthread_create(&conn_threads[nconn++], NULL, serve_one, (void *)(intptr_t)c);
+		else
+			close(c);
+		pthread_mutex_unlock(&mu);
 	}
+}
+
+static void stop_server(void)
+{
+	shutdown(server_fd, SHUT_RDWR);
+	close(server_fd);
+	pthread_join(server_thread, NULL);
+	for (int i = 0; i < nconn; i++)
+		pthread_join(conn_threads[i], NULL);
 }
 
 static void start_server(void)
@@ -86,9 +104,7 @@ static void start_server(void)
 	getsockname(server_fd, (struct sockaddr *)&a, &al);
 	server_port = ntohs(a.sin_port);
 	listen(server_fd, 16);
-	pthread_t t;
-	pthread_create(&t, NULL, server, NULL);
-	pthread_detach(t);
+	pthread_create(&server_thread, NULL, server, NULL);
 }
 
 struct st {
@@ -252,5 +268,6 @@ int main(void)
 	close(p[0]);
 	close(p[1]);
 	loop_free(s.l);
+	stop_server();
 	return t_done();
 }

@@ -109,11 +109,6 @@ char *app_rule_canonical(struct app *a, const char *expr)
 
 /* ---- rule table ----------------------------------------------------------- */
 
-static void app_rule_fini(struct app_rule *r)
-{
-	free(r->platform), free(r->target_kind), free(r->target), free(r->expr), free(r->lang), free(r->origin);
-}
-
 static size_t rule_pos(const struct app *a, int64_t id)
 {
 	size_t lo = 0, hi = a->nrules;
@@ -127,7 +122,7 @@ static size_t rule_pos(const struct app *a, int64_t id)
 	return lo;
 }
 
-const struct app_rule *app_rule_get(const struct app *a, int64_t id)
+const struct store_rule *app_rule_get(const struct app *a, int64_t id)
 {
 	size_t i = rule_pos(a, id);
 	return i < a->nrules && a->rulev[i].id == id ? &a->rulev[i] : NULL;
@@ -137,7 +132,7 @@ static void rule_table_put(struct app *a, const struct store_rule *r)
 {
 	size_t i = rule_pos(a, r->id);
 	if (i < a->nrules && a->rulev[i].id == r->id) {
-		app_rule_fini(&a->rulev[i]);
+		store_rule_fini(&a->rulev[i]);
 	} else {
 		if (a->nrules == a->caprules) {
 			a->caprules = a->caprules ? a->caprules * 2 : 16;
@@ -146,13 +141,7 @@ static void rule_table_put(struct app *a, const struct store_rule *r)
 		memmove(&a->rulev[i + 1], &a->rulev[i], (a->nrules - i) * sizeof *a->rulev);
 		a->nrules++;
 	}
-	a->rulev[i] = (struct app_rule){r->id,
-					xstrdup(r->platform),
-					xstrdup(r->target_kind),
-					xstrdup(r->target),
-					xstrdup(r->expr),
-					xstrdup(r->lang),
-					xstrdup(r->origin)};
+	store_rule_copy(&a->rulev[i], r);
 }
 
 static void load_rule_cb(void *ud, const struct store_rule *r)
@@ -203,7 +192,7 @@ int app_rule_remove(struct app *a, int64_t id)
 	rules_index_remove(a->rules, (uint64_t)id);
 	size_t i = rule_pos(a, id);
 	if (i < a->nrules && a->rulev[i].id == id) {
-		app_rule_fini(&a->rulev[i]);
+		store_rule_fini(&a->rulev[i]);
 		memmove(&a->rulev[i], &a->rulev[i + 1], (a->nrules - i - 1) * sizeof *a->rulev);
 		a->nrules--;
 	}
@@ -315,7 +304,7 @@ fail:
 void app_close(struct app *a)
 {
 	for (size_t i = 0; i < a->nrules; i++)
-		app_rule_fini(&a->rulev[i]);
+		store_rule_fini(&a->rulev[i]);
 	free(a->rulev);
 	rules_index_free(a->rules);
 	topics_free(a->topics);
@@ -334,7 +323,7 @@ char *app_normalise(struct app *a, const char *text)
 /* ---- the pipeline ------------------------------------------------------------ */
 
 struct decision {
-	const struct app_rule *rule;
+	const struct store_rule *rule;
 };
 
 struct decide_ctx {
@@ -347,7 +336,7 @@ struct decide_ctx {
 static void decide_cb(void *ud, uint64_t rule_id)
 {
 	struct decide_ctx *d = ud;
-	const struct app_rule *r = app_rule_get(d->a, (int64_t)rule_id);
+	const struct store_rule *r = app_rule_get(d->a, (int64_t)rule_id);
 	if (!r)
 		return;
 	/* One row per target: the first matching rule (lowest id) explains it. */
@@ -572,7 +561,7 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 		struct decide_ctx d = {a, &f, NULL, 0, 0};
 		rules_index_match(a->rules, &f, decide_cb, &d);
 		for (size_t i = 0; i < d.n && rc == 0; i++) {
-			const struct app_rule *r = d.v[i].rule;
+			const struct store_rule *r = d.v[i].rule;
 			int already = store_alerted(a->store, s->id, r->platform, r->target_kind, r->target);
 			if (already < 0) {
 				rc = -1;

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include "config.h"
+#include "store.h"
 #include "story.h"
 
 struct store;
@@ -20,11 +21,6 @@ struct normaliser;
 struct topics;
 struct rules_index;
 
-/* One rule or subscription as the index knows it. */
-struct app_rule {
-	int64_t id; /* store rule id, also the index id */
-	char *platform, *target_kind, *target, *expr, *lang, *origin;
-};
 
 struct app {
 	struct config cfg;
@@ -32,7 +28,7 @@ struct app {
 	struct normaliser *norm;
 	struct topics *topics;
 	struct rules_index *rules;
-	struct app_rule *rulev; /* sorted by id */
+	struct store_rule *rulev; /* every rule and subscription, sorted by id (= index id) */
 	size_t nrules, caprules;
 	int64_t (*clock)(void); /* time source; tests may replace it */
 	int in_batch;           /* inside app_batch_begin() */
@@ -80,7 +76,7 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 int app_rule_add(struct app *a, const char *platform, const char *target_kind, const char *target,
 		 const char *expr, const char *lang, const char *origin, int64_t *id, char **err);
 int app_rule_remove(struct app *a, int64_t id);
-const struct app_rule *app_rule_get(const struct app *a, int64_t id);
+const struct store_rule *app_rule_get(const struct app *a, int64_t id);
 /* The canonical text of expr as stored rules have it (keywords are not
  * interned), or NULL when it does not parse. Owned. */
 char *app_rule_canonical(struct app *a, const char *expr);

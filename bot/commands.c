@@ -700,13 +700,7 @@ static void rulelist_cb(void *ud, const struct store_rule *r)
 		l->cap = l->cap ? l->cap * 2 : 16;
 		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
 	}
-	l->v[l->n++] = (struct store_rule){r->id,
-					   xstrdup(r->platform),
-					   xstrdup(r->target_kind),
-					   xstrdup(r->target),
-					   xstrdup(r->expr),
-					   xstrdup(r->lang),
-					   xstrdup(r->origin)};
+	store_rule_copy(&l->v[l->n++], r);
 }
 
 static void rulelist_free(struct rulelist *l)
@@ -819,7 +813,7 @@ static void do_subscribe(struct run *x, const char *expr)
 		free(err);
 		return;
 	}
-	const struct app_rule *rule = app_rule_get(x->a, id);
+	const struct store_rule *rule = app_rule_get(x->a, id);
 	if (rulelist_load(x, "user", x->user, &l))
 		return;
 	size_t pos = rulelist_pos(&l, id);
@@ -1035,7 +1029,7 @@ static void do_channel(struct run *x, const char *args)
 		free(err);
 		return;
 	}
-	const struct app_rule *rule = app_rule_get(x->a, id);
+	const struct store_rule *rule = app_rule_get(x->a, id);
 	if (rulelist_load(x, "channel", x->channel, &l))
 		return;
 	size_t pos = rulelist_pos(&l, id);

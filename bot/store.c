@@ -873,6 +873,17 @@ void store_rule_fini(struct store_rule *r)
 	memset(r, 0, sizeof *r);
 }
 
+void store_rule_copy(struct store_rule *dst, const struct store_rule *src)
+{
+	*dst = (struct store_rule){src->id,
+				   xstrdup(src->platform),
+				   xstrdup(src->target_kind),
+				   xstrdup(src->target),
+				   xstrdup(src->expr),
+				   xstrdup(src->lang),
+				   xstrdup(src->origin)};
+}
+
 int store_rule_add(struct store *st, const char *platform, const char *target_kind, const char *target,
 		   const char *expr, const char *lang, const char *origin, int64_t *id)
 {

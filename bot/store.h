@@ -105,6 +105,8 @@ struct store_rule {
 	char *origin; /* "config" or "command" */
 };
 void store_rule_fini(struct store_rule *r);
+/* Deep copy of src into *dst (owned by the caller: store_rule_fini). */
+void store_rule_copy(struct store_rule *dst, const struct store_rule *src);
 
 /* Insert a rule (dedup on platform, target_kind, target, expr): 0 added
  * (*id set), 1 already present (*id set). */

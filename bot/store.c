@@ -536,37 +536,26 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	if (run(st, r, "store revision"))
 		return -1;
 
-	if (st->fts_deferred) {
-		sqlite3_stmt *p = q(st, Q_FTS_DEFER);
-		if (!p)
-			return -1;
-		sqlite3_bind_int64(p, 1, rowid);
-		bind_static(p, 2, fts ? fts->title : NULL);
-		bind_static(p, 3, fts ? fts->summary : NULL);
-		bind_static(p, 4, fts ? fts->tldr : NULL);
-		bind_static(p, 5, fts ? fts->analysis : NULL);
-		if (run(st, p, "search index (deferred)"))
-			return -1;
-	} else {
+	/* In bulk mode the row waits in temp.fts_pending (see store_fts_flush),
+	 * which also replaces a parked earlier revision of the same story. */
+	if (!st->fts_deferred && s->revision > 1) {
 		sqlite3_stmt *d = q(st, Q_FTS_DELETE);
 		if (!d)
 			return -1;
-		if (s->revision > 1) {
-			sqlite3_bind_int64(d, 1, rowid);
-			if (run(st, d, "search index delete"))
-				return -1;
-		}
-		sqlite3_stmt *f = q(st, Q_FTS_INSERT);
-		if (!f)
-			return -1;
-		sqlite3_bind_int64(f, 1, rowid);
-		bind_static(f, 2, fts ? fts->title : NULL);
-		bind_static(f, 3, fts ? fts->summary : NULL);
-		bind_static(f, 4, fts ? fts->tldr : NULL);
-		bind_static(f, 5, fts ? fts->analysis : NULL);
-		if (run(st, f, "search index insert"))
+		sqlite3_bind_int64(d, 1, rowid);
+		if (run(st, d, "search index delete"))
 			return -1;
 	}
+	sqlite3_stmt *f = q(st, st->fts_deferred ? Q_FTS_DEFER : Q_FTS_INSERT);
+	if (!f)
+		return -1;
+	sqlite3_bind_int64(f, 1, rowid);
+	bind_static(f, 2, fts ? fts->title : NULL);
+	bind_static(f, 3, fts ? fts->summary : NULL);
+	bind_static(f, 4, fts ? fts->tldr : NULL);
+	bind_static(f, 5, fts ? fts->analysis : NULL);
+	if (run(st, f, "search index insert"))
+		return -1;
 
 	sqlite3_stmt *c = q(st, Q_CLASS_DELETE);
 	if (!c)

@@ -15,6 +15,7 @@
 #include "parse.h"
 #include "store.h"
 #include "t.h"
+#include "t_db.h"
 
 static double now_s(void)
 {
@@ -66,9 +67,9 @@ static double run_command(struct app *a, const char *text)
 int main(void)
 {
 	int total = getenv("BENCH_STORIES") ? atoi(getenv("BENCH_STORIES")) : 100000;
-	char db[] = "/tmp/ainews-bench-XXXXXX";
-	int fd = mkstemp(db);
-	close(fd);
+	char db[64];
+	if (t_db_path(db, sizeof db, "bench"))
+		return 1;
 	struct app a;
 	char *err = NULL;
 	if (app_open(&a, NULL, db, &err)) {
@@ -169,9 +170,6 @@ int main(void)
 	free(text);
 	story_free(&tpl);
 	app_close(&a);
-	char p[600];
-	unlink(db);
-	snprintf(p, sizeof p, "%s-wal", db), unlink(p);
-	snprintf(p, sizeof p, "%s-shm", db), unlink(p);
+	t_db_remove(db);
 	return 0;
 }

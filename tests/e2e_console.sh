@@ -3,6 +3,7 @@
 # replies out; a file dropped into the inbox and a story ingested by a
 # separate process both appear as alerts; SIGTERM stops cleanly.
 . tests/lib.sh
+WAIT_SECONDS=5
 DB=$TMP/c.db
 cat > $TMP/config.json <<JSON
 {
@@ -22,11 +23,6 @@ $A run < $TMP/in > $TMP/out 2> $TMP/log &
 pid=$!
 exec 3> $TMP/in   # keep the daemon's stdin open
 
-wait_for() { # wait_for pattern file [seconds]
-	i=0; lim=$(( ${3:-5} * 10 ))
-	while [ $i -lt $lim ]; do grep -qE -- "$1" "$2" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done
-	return 1
-}
 check "daemon ready" wait_for "console: ready" $TMP/log
 
 echo "/ainews compute" >&3

@@ -27,11 +27,6 @@ $A ingest --no-alerts $SAMPLES >/dev/null 2>&1
 ID1=$($A list --json | json '[s["id"] for s in j if s["scores"]["hot"]==70][0]')
 ID0=$($A list --json | json '[s["id"] for s in j if s["scores"]["hot"]==65][0]')
 
-wait_for() { # wait_for pattern file [seconds]
-	i=0; lim=$(( ${3:-10} * 10 ))
-	while [ $i -lt $lim ]; do grep -qE -- "$1" "$2" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done
-	return 1
-}
 port_of() { grep -oE 'http: listening on 127\.0\.0\.1:[0-9]+' "$1" | head -n 1 | sed 's/.*://'; }
 
 mkfifo $TMP/in

@@ -28,6 +28,12 @@ expect_nomatch() {
 	if printf '%s\n' "$2" | grep -qE -- "$3"; then T_FAIL=$((T_FAIL + 1)); echo "not ok - $1"; echo "   found: /$3/"; else
 		T_PASS=$((T_PASS + 1)); fi
 }
+wait_for() { # wait_for pattern file [seconds]: poll until grep -E finds it
+	i=0; lim=$(( ${3:-$WAIT_SECONDS} * 10 ))
+	while [ $i -lt $lim ]; do grep -qE -- "$1" "$2" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done
+	return 1
+}
+WAIT_SECONDS=${WAIT_SECONDS:-10}
 json() { # json 'python expression over j' < input
 	$PY -c "import json,sys; j=json.load(sys.stdin); print($1)"
 }

@@ -9,6 +9,7 @@
 #include "ingest.h"
 #include "store.h"
 #include "t.h"
+#include "t_db.h"
 
 static char db[64], cfgpath[64];
 
@@ -195,11 +196,10 @@ static void test_subscriptions(struct app *a)
 
 int main(void)
 {
-	snprintf(db, sizeof db, "/tmp/ainews-app-XXXXXX");
-	int fd = mkstemp(db);
-	close(fd);
+	if (t_db_path(db, sizeof db, "app"))
+		return 1;
 	snprintf(cfgpath, sizeof cfgpath, "/tmp/ainews-cfg-XXXXXX");
-	fd = mkstemp(cfgpath);
+	int fd = mkstemp(cfgpath);
 	T_INT(write(fd, cfg_json, strlen(cfg_json)), (long long)strlen(cfg_json));
 	close(fd);
 
@@ -222,9 +222,6 @@ int main(void)
 	app_close(&a);
 
 	unlink(cfgpath);
-	char p[128];
-	unlink(db);
-	snprintf(p, sizeof p, "%s-wal", db), unlink(p);
-	snprintf(p, sizeof p, "%s-shm", db), unlink(p);
+	t_db_remove(db);
 	return t_done();
 }

@@ -16,6 +16,7 @@
 #include "rules.h"
 #include "store.h"
 #include "t.h"
+#include "t_db.h"
 #include "topics.h"
 
 static struct app app;
@@ -639,13 +640,9 @@ static void test_misc(void)
 
 int main(void)
 {
-	char db[] = "/tmp/test_commands_XXXXXX";
-	int fd = mkstemp(db);
-	if (fd < 0) {
-		perror("mkstemp");
+	char db[64];
+	if (t_db_path(db, sizeof db, "commands"))
 		return 1;
-	}
-	close(fd);
 	char *err = NULL;
 	if (app_open(&app, NULL, db, &err)) {
 		printf("not ok - app_open: %s\n", err);
@@ -679,11 +676,6 @@ int main(void)
 
 	reset();
 	app_close(&app);
-	char path[64];
-	unlink(db);
-	snprintf(path, sizeof path, "%s-wal", db);
-	unlink(path);
-	snprintf(path, sizeof path, "%s-shm", db);
-	unlink(path);
+	t_db_remove(db);
 	return t_done();
 }

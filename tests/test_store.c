@@ -6,6 +6,7 @@
 
 #include "store.h"
 #include "t.h"
+#include "t_db.h"
 
 static struct story mk(const char *id, const char *en, const char *zh, int hot)
 {
@@ -86,10 +87,7 @@ static void test_schema(void)
 	T_OK(err && strstr(err, "newer"), "says why: %s", err ? err : "");
 	free(err);
 	story_free(&s);
-	char wal[600];
-	unlink(path);
-	snprintf(wal, sizeof wal, "%s-wal", path), unlink(wal);
-	snprintf(wal, sizeof wal, "%s-shm", path), unlink(wal);
+	t_db_remove(path);
 }
 
 static void test_revisions_and_search(void)
@@ -272,10 +270,7 @@ static void test_two_connections(void)
 	store_outbox_row_fini(&rows[0]);
 	store_close(a);
 	store_close(b);
-	char wal[600];
-	unlink(path);
-	snprintf(wal, sizeof wal, "%s-wal", path), unlink(wal);
-	snprintf(wal, sizeof wal, "%s-shm", path), unlink(wal);
+	t_db_remove(path);
 }
 
 int main(void)

@@ -15,6 +15,7 @@
 #include "topics.h"
 #include "web.h"
 #include "t.h"
+#include "t_db.h"
 
 #include <arpa/inet.h>
 #include <cJSON.h>
@@ -778,13 +779,9 @@ static void on_ingest(void *ud, const struct ingest_report *r)
 
 int main(void)
 {
-	char db[] = "/tmp/test_web_XXXXXX";
-	int fd = mkstemp(db);
-	if (fd < 0) {
-		perror("mkstemp");
+	char db[64];
+	if (t_db_path(db, sizeof db, "web"))
 		return 1;
-	}
-	close(fd);
 	char *err = NULL;
 	if (app_open(&app, NULL, db, &err)) {
 		printf("not ok - app_open: %s\n", err);
@@ -808,11 +805,6 @@ int main(void)
 	test_server();
 
 	app_close(&app);
-	unlink(db);
-	char wal[64];
-	snprintf(wal, sizeof wal, "%s-wal", db);
-	unlink(wal);
-	snprintf(wal, sizeof wal, "%s-shm", db);
-	unlink(wal);
+	t_db_remove(db);
 	return t_done();
 }

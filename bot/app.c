@@ -328,7 +328,6 @@ struct decision {
 
 struct decide_ctx {
 	struct app *a;
-	const struct rules_facts *facts;
 	struct decision *v;
 	size_t n, cap;
 };
@@ -558,7 +557,7 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 			.langs = (story_has_lang(s, STORY_EN) ? 1u : 0u) | (story_has_lang(s, STORY_ZH) ? 2u : 0u),
 			.source = s->source,
 		};
-		struct decide_ctx d = {a, &f, NULL, 0, 0};
+		struct decide_ctx d = {a, NULL, 0, 0};
 		rules_index_match(a->rules, &f, decide_cb, &d);
 		for (size_t i = 0; i < d.n && rc == 0; i++) {
 			const struct store_rule *r = d.v[i].rule;

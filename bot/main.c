@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cJSON.h>
 
 #include "app.h"
 #include "commands.h"
@@ -233,33 +234,22 @@ static void outbox_cb(void *ud, const struct store_outbox_row *r)
 		       r->error ? r->error : "");
 		return;
 	}
-	/* Fixed key set of DESIGN §8; strings escaped by the story JSON writer's
-	 * rules, so hand-build with a tiny escaper. */
-	struct sbuf b = {0};
+	/* The fixed key set of DESIGN §8. */
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", (double)r->id);
+	cJSON_AddNumberToObject(o, "revision", r->revision);
+	cJSON_AddNumberToObject(o, "attempts", r->attempts);
 	const char *keys[] = {"kind", "story_id", "platform", "target_kind", "target", "reason", "status", "remote_id", "error"};
 	const char *vals[] = {r->kind, r->story_id, r->platform, r->target_kind, r->target, r->reason, r->status, r->remote_id, r->error};
-	sbuf_addf(&b, "%s{\"id\": %lld, \"revision\": %d, \"attempts\": %d", c->n ? ",\n" : "", (long long)r->id,
-		  r->revision, r->attempts);
-	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-		sbuf_addf(&b, ", \"%s\": ", keys[i]);
-		if (!vals[i]) {
-			sbuf_adds(&b, "null");
-			continue;
-		}
-		sbuf_addc(&b, '"');
-		for (const unsigned char *p = (const unsigned char *)vals[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				sbuf_addf(&b, "\\%c", *p);
-			else if (*p < 0x20)
-				sbuf_addf(&b, "\\u%04x", *p);
-			else
-				sbuf_addc(&b, (char)*p);
-		}
-		sbuf_addc(&b, '"');
-	}
-	sbuf_adds(&b, "}");
-	fputs(b.s, stdout);
-	sbuf_free(&b);
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+		if (vals[i])
+			cJSON_AddStringToObject(o, keys[i], vals[i]);
+		else
+			cJSON_AddNullToObject(o, keys[i]);
+	char *text = cJSON_PrintUnformatted(o);
+	printf("%s%s", c->n ? ",\n" : "", text);
+	cJSON_free(text);
+	cJSON_Delete(o);
 	c->n++;
 }
 

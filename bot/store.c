@@ -770,7 +770,6 @@ static int fts_query(const char *query, struct sbuf *out)
 {
 	int terms = 0;
 	const char *p = query;
-	size_t len = strlen(query);
 	while (*p) {
 		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 			p++;
@@ -780,13 +779,12 @@ static int fts_query(const char *query, struct sbuf *out)
 		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
 			p++;
 		/* Does the word carry anything the tokenizer keeps? */
-		size_t wl = (size_t)(p - w), chars = 0, cjk = 0, keep = 0;
+		size_t wl = (size_t)(p - w), cjk = 0, keep = 0;
 		for (size_t i = 0; i < wl;) {
 			uint32_t cp;
 			int n = utf8_decode(w + i, wl - i, &cp);
 			if (n < 1)
 				n = 1;
-			chars++;
 			if (is_cjk(cp))
 				cjk++, keep++;
 			else if (tok_word_cp(cp))
@@ -807,7 +805,6 @@ static int fts_query(const char *query, struct sbuf *out)
 		if (cjk == 1 && keep == 1)
 			sbuf_addc(out, '*');
 	}
-	(void)len;
 	return terms;
 }
 

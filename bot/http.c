@@ -478,13 +478,8 @@ struct api_ctx {
 static void api_report(void *ud, const struct ingest_report *r)
 {
 	struct api_ctx *c = ud;
-	if (!r->ok) {
-		/* Array errors come as "$[1].scores.hot: ..." with no where: the
-		 * path is the where. */
-		const char *colon = !r->where && r->msg[0] == '$' ? strstr(r->msg, ": ") : NULL;
-		char *where = colon ? xstrndup(r->msg, (size_t)(colon - r->msg)) : NULL;
-		web_ingest_error(&c->res, where ? where : r->where, r->msg);
-		free(where);
+	if (!r->ok) { /* a page, an article or a body rejected whole: no JSON paths here */
+		web_ingest_error(&c->res, r->where, r->msg);
 		return;
 	}
 	web_ingest_ok(&c->res, r->id, r->info->result, r->info->revision, r->info->alerts, r->info->updates);
@@ -528,9 +523,8 @@ static void api_collect(void *ud, struct story *s, const char *where, const char
 {
 	struct api_job *j = ud;
 	if (!s) {
-		/* "[2]" + "$.scores.hot: ..." reads best as "$[2].scores.hot: ...". */
-		if (where && where[0] == '[' && err[0] == '$') {
-			char *m = xasprintf("$%s%s", where, err + 1);
+		char *m = ingest_json_path_error(where, err);
+		if (m) { /* the path is the where: "$[2].scores.hot" */
 			char *colon = strstr(m, ": ");
 			char *w = colon ? xstrndup(m, (size_t)(colon - m)) : NULL;
 			web_ingest_error(&j->c.res, w, m);

@@ -68,19 +68,19 @@ static void put_one(struct json_ctx *c, struct story *s, const char *where)
 	c->cb(c->ud, &r);
 }
 
+char *ingest_json_path_error(const char *where, const char *err)
+{
+	return where && where[0] == '[' && err[0] == '$' ? xasprintf("$%s%s", where, err + 1) : NULL;
+}
+
 static void json_cb(void *ud, struct story *s, const char *where, const char *err)
 {
 	struct json_ctx *c = ud;
 	if (!s) {
 		c->rejected++;
-		/* "[2]" + "$.scores.hot: ..." reads best as "$[2].scores.hot: ..." */
-		if (where && where[0] == '[' && err[0] == '$') {
-			char *m = xasprintf("$%s%s", where, err + 1);
-			report_err(c->cb, c->ud, c->name, NULL, m);
-			free(m);
-		} else {
-			report_err(c->cb, c->ud, c->name, where, err);
-		}
+		char *m = ingest_json_path_error(where, err);
+		report_err(c->cb, c->ud, c->name, m ? NULL : where, m ? m : err);
+		free(m);
 		return;
 	}
 	put_one(c, s, where);

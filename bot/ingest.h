@@ -30,6 +30,11 @@ typedef void (*ingest_cb)(void *ud, const struct ingest_report *r);
  * ("line 3: invalid UTF-8 at byte offset 41"), or NULL when the text is fine. */
 char *ingest_check(const char *data, size_t len);
 
+/* An error of element "[2]" of a JSON array, "$.scores.hot: what", reads
+ * best as one path: "$[2].scores.hot: what" (owned). NULL when where is
+ * not an array index (JSON Lines "line 3", a single object). */
+char *ingest_json_path_error(const char *where, const char *err);
+
 /* Ingest one buffer. ref_time resolves relative times ("2h ago"). Returns
  * the number of rejected items, or negative on a store failure. */
 int ingest_buffer(struct app *a, const char *name, const char *data, size_t len, int64_t ref_time, int no_alerts,

@@ -283,6 +283,21 @@ int app_open(struct app *a, const char *config_path, const char *db_override, ch
 		goto fail;
 	if (!(a->norm = normaliser_new(err)))
 		goto fail;
+	store_set_normaliser(a->store, a->norm);
+	/* A database from before the search index: index what it holds. */
+	int need = store_search_rebuild_needed(a->store);
+	if (need > 0) {
+		int64_t n = 0;
+		log_info("store: building the search index over the stored stories");
+		if (store_search_rebuild(a->store, &n)) {
+			*err = xasprintf("search index rebuild: %s", store_errmsg(a->store));
+			goto fail;
+		}
+		log_info("store: search index built (%lld stories)", (long long)n);
+	} else if (need < 0) {
+		*err = xasprintf("store: %s", store_errmsg(a->store));
+		goto fail;
+	}
 	char *tp = resource_path(a->cfg.topics_path);
 	a->topics = topics_load(tp, a->norm, err);
 	free(tp);
@@ -354,10 +369,11 @@ static void decide_cb(void *ud, uint64_t rule_id)
 }
 
 /* One story is one transaction, or part of the batch's transaction, so a
- * crash never leaves half of one. No savepoints inside a batch: releasing
- * one makes FTS5 flush a segment, which is the very cost batching saves. A
- * store error inside a batch therefore fails the whole batch (rolled back,
- * nothing of it stored; the caller reports it). */
+ * crash never leaves half of one. No savepoints inside a batch: the search
+ * index holds the batch's documents in memory until COMMIT, and a partial
+ * rollback would have to unpick them. A store error inside a batch
+ * therefore fails the whole batch (rolled back, nothing of it stored; the
+ * caller reports it). */
 static int tx_begin(struct app *a)
 {
 	return a->in_batch ? 0 : store_begin(a->store);
@@ -372,7 +388,6 @@ static void tx_abort(struct app *a)
 {
 	if (a->in_batch) {
 		store_rollback(a->store);
-		store_fts_defer(a->store, 0);
 		a->in_batch = 0;
 		a->batch_failed = 1;
 	} else {
@@ -386,7 +401,6 @@ int app_batch_begin(struct app *a)
 		return 0;
 	if (store_begin(a->store))
 		return -1;
-	store_fts_defer(a->store, 1);
 	a->in_batch = 1;
 	a->batch_failed = 0;
 	a->batch_n = 0;
@@ -403,8 +417,7 @@ int app_batch_commit(struct app *a)
 	if (!a->in_batch)
 		return 0;
 	a->in_batch = 0;
-	store_fts_defer(a->store, 0);
-	if (store_fts_flush(a->store) || store_commit(a->store)) {
+	if (store_commit(a->store)) {
 		store_rollback(a->store);
 		return -1;
 	}
@@ -505,35 +518,11 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 
 	/* Search text: the classifier's normalised fields (case, width,
 	 * Traditional -> Simplified), so each story is normalised once. */
-	struct sbuf fa = {0};
-	if (norm[TOPICS_F_ANALYSIS])
-		sbuf_add(&fa, norm[TOPICS_F_ANALYSIS], normlen[TOPICS_F_ANALYSIS]);
-	if (norm[TOPICS_F_KEYDATA]) {
-		sbuf_addc(&fa, '\n');
-		sbuf_add(&fa, norm[TOPICS_F_KEYDATA], normlen[TOPICS_F_KEYDATA]);
-	}
-	struct store_text text = {norm[TOPICS_F_TITLE], norm[TOPICS_F_SUMMARY], norm[TOPICS_F_TLDR], fa.s};
-	rc = store_story_put(a->store, s, fp, info->result == APP_PUT_NEW ? "new" : changed.s, &text, now);
-	sbuf_free(&fa), sbuf_free(&changed);
+	rc = store_story_put(a->store, s, fp, info->result == APP_PUT_NEW ? "new" : changed.s,
+			     (const char *const *)norm, normlen, now);
+	sbuf_free(&changed);
 	if (rc)
 		goto store_fail;
-	for (int k = 0; k < 2; k++) {
-		int kind = k ? TOPICS_ENTITY : TOPICS_TOPIC;
-		size_t n = k ? tr.nentities : tr.ntopics;
-		const int *idx = k ? tr.entity_idx : tr.topic_idx;
-		for (size_t i = 0; i < n; i++) {
-			int weight = 0;
-			for (size_t h = 0; h < tr.nhits; h++)
-				if (tr.hits[h].kind == kind && tr.hits[h].index == idx[i])
-					weight += tr.hits[h].count;
-			char *ev = topics_evidence(a->topics, &tr, kind, idx[i]);
-			rc = store_story_class_put(a->store, s->id, k ? "entity" : "topic",
-						   topics_get(a->topics, kind, (size_t)idx[i])->id, weight, ev);
-			free(ev);
-			if (rc)
-				goto store_fail;
-		}
-	}
 
 	if (!no_alerts) {
 		const char **tags = xcalloc(s->ntags * 2 + 1, sizeof *tags);
@@ -605,4 +594,24 @@ store_fail:
 	topics_result_free(&tr);
 	norm_free(norm);
 	return -1;
+}
+
+char *app_story_evidence(struct app *a, const char *story_id, const char *kind, const char *id)
+{
+	int k = !strcmp(kind, "topic") ? TOPICS_TOPIC : !strcmp(kind, "entity") ? TOPICS_ENTITY : -1;
+	if (k < 0)
+		return NULL;
+	int idx = topics_find(a->topics, k, id);
+	struct story s;
+	story_init(&s);
+	char *ev = NULL;
+	if (idx >= 0 && store_story_get(a->store, story_id, 0, &s) == 1) {
+		struct topics_result tr;
+		if (topics_classify(a->topics, &s, &tr) == 0) {
+			ev = topics_evidence(a->topics, &tr, k, idx);
+			topics_result_free(&tr);
+		}
+	}
+	story_free(&s);
+	return ev;
 }

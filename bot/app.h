@@ -38,9 +38,9 @@ struct app {
 };
 
 /* Batches: bulk ingest (the CLI) writes many whole stories per transaction,
- * and indexes their search text in one statement at the end, because
- * committing every story (an FTS segment and WAL frames each) costs more
- * than the story itself. Nothing is half-written either way; a crash loses
+ * and the search index writes the batch as one segment at COMMIT, because
+ * committing every story (a segment and WAL frames each) costs more than
+ * the story itself. Nothing is half-written either way; a crash loses
  * at most the uncommitted batch, which re-ingest restores. A store error
  * fails the whole batch: app_batch_commit() then returns -1. Commit when
  * app_batch_due() says so, and at the end. */
@@ -80,6 +80,11 @@ const struct store_rule *app_rule_get(const struct app *a, int64_t id);
 /* The canonical text of expr as stored rules have it (keywords are not
  * interned), or NULL when it does not parse. Owned. */
 char *app_rule_canonical(struct app *a, const char *expr);
+
+/* Why a stored story counts under a topic or entity (kind "topic" or
+ * "entity"): the keywords, fields and counts, classified afresh from the
+ * stored text. Owned, or NULL when the story or id is unknown. */
+char *app_story_evidence(struct app *a, const char *story_id, const char *kind, const char *id);
 
 /* Normalise text for search and matching. Owned. */
 char *app_normalise(struct app *a, const char *text);

@@ -290,6 +290,7 @@ static void ingest_any(struct app *a, const char *path, int no_alerts, struct cl
 int ingest_paths(struct app *a, char *const *paths, int n, int no_alerts, FILE *out, FILE *err)
 {
 	struct cli_ctx c = {a, out, err, 0, 0, {0}};
+	store_bulk(a->store); /* a one-shot command: cache and WAL for throughput */
 	if (app_batch_begin(a)) {
 		fprintf(err, "ainews: store: %s\n", store_errmsg(a->store));
 		return 2;

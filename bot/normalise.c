@@ -217,76 +217,178 @@ char *normalise_text(struct normaliser *n, const char *text, size_t len, size_t 
 	return normalise_text_mode(n, text, len, out_len, NORMALISE_AUTO);
 }
 
+/* The space-delimited runs of folded text that hold a CJK character. */
+static void find_runs(const char *buf, size_t len, struct runv *rv)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t start = 0;
+	int has_cjk = 0;
+	for (size_t i = 0; i <= len;) {
+		if (i == len || b[i] == ' ') {
+			if (has_cjk)
+				runv_push(rv, start, i);
+			has_cjk = 0;
+			start = ++i;
+			continue;
+		}
+		if (b[i] < 0x80) {
+			i++;
+			continue;
+		}
+		uint32_t c;
+		int k = utf8_decode(buf + i, len - i, &c);
+		if (k < 1)
+			k = 1;
+		if (is_cjk(c))
+			has_cjk = 1;
+		i += (size_t)k;
+	}
+}
+
+/* ASCII bytes folded: 0 for the ones that become a space (controls and
+ * the space itself), capitals to lower case, the rest as they are. */
+static const uint8_t ascii_fold[128] = {
+	['!'] = '!', ['"'] = '"', ['#'] = '#', ['$'] = '$', ['%'] = '%', ['&'] = '&', ['\''] = '\'',
+	['('] = '(', [')'] = ')', ['*'] = '*', ['+'] = '+', [','] = ',', ['-'] = '-', ['.'] = '.',
+	['/'] = '/', ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5',
+	['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9', [':'] = ':', [';'] = ';', ['<'] = '<',
+	['='] = '=', ['>'] = '>', ['?'] = '?', ['@'] = '@', ['A'] = 'a', ['B'] = 'b', ['C'] = 'c',
+	['D'] = 'd', ['E'] = 'e', ['F'] = 'f', ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j',
+	['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n', ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q',
+	['R'] = 'r', ['S'] = 's', ['T'] = 't', ['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x',
+	['Y'] = 'y', ['Z'] = 'z', ['['] = '[', ['\\'] = '\\', [']'] = ']', ['^'] = '^', ['_'] = '_',
+	['`'] = '`', ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f',
+	['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm',
+	['n'] = 'n', ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't',
+	['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z', ['{'] = '{',
+	['|'] = '|', ['}'] = '}', ['~'] = '~',
+};
+
 char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, size_t *out_len, int mode)
 {
 	const unsigned char *s = (const unsigned char *)(text ? text : "");
 	if (!text)
 		len = 0;
+	/* ASCII never grows; a multi-byte character grows at most to 3
+	 * bytes from 1 (an invalid byte becomes U+FFFD), checked as it comes. */
 	size_t cap = len + 16, o = 0;
 	char *buf = xmalloc(cap);
-	struct runv runs = {0};
-	size_t run_start = 0; /* start of the current space-delimited run */
-	int run_cjk = 0;
-	int pending_space = 0; /* a space is owed before the next visible char */
-	int traditional = 0;   /* saw a character only Traditional text uses */
+	/* A space is written as soon as one is due, unless one was just
+	 * written (runs collapse) or nothing was (leading spaces go); a
+	 * trailing one is taken back at the end. */
+	int last_space = 1;
+	int traditional = 0; /* saw a character only Traditional text uses */
+	int any_cjk = 0;
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL, lows = 0x7F7F7F7F7F7F7F7FULL;
 
 	for (size_t i = 0; i < len;) {
 		uint32_t c = s[i];
-		size_t step = 1;
-		if (c >= 0x80) {
-			int k = utf8_decode((const char *)s + i, len - i, &c);
-			step = k > 0 ? (size_t)k : 1;
-			if (is_ignorable_cp(c)) {
-				i += step;
+		if (c < 0x80) {
+			/* English: eight bytes at a time while they are printable
+			 * ASCII with no two spaces in a row; capitals folded in
+			 * place. */
+			while (len - i >= 8) {
+				uint64_t x = (uint64_t)s[i] | (uint64_t)s[i + 1] << 8 | (uint64_t)s[i + 2] << 16 |
+					     (uint64_t)s[i + 3] << 24 | (uint64_t)s[i + 4] << 32 | (uint64_t)s[i + 5] << 40 |
+					     (uint64_t)s[i + 6] << 48 | (uint64_t)s[i + 7] << 56;
+				uint64_t del = x ^ (ones * 0x7F), sp = x ^ (ones * ' ');
+				/* exact per-byte "is zero" masks */
+				uint64_t is_del = ~(((del & lows) + lows) | del | lows);
+				uint64_t is_sp = ~(((sp & lows) + lows) | sp | lows);
+				uint64_t is_ctl = ((x - ones * 0x20) & ~x & highs);
+				if ((x & highs) | is_del | is_ctl | (is_sp & (is_sp << 8)) | (last_space ? is_sp & 0x80 : 0))
+					break;
+				uint64_t upper = ((x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1))) & highs;
+				x |= upper >> 2;
+				for (int b = 0; b < 8; b++)
+					buf[o + (size_t)b] = (char)(x >> (8 * b));
+				o += 8;
+				i += 8;
+				last_space = (x >> 56) == ' ';
+			}
+			if (i >= len)
+				break;
+			c = s[i];
+			if (c >= 0x80)
+				continue;
+			unsigned f = ascii_fold[c];
+			i++;
+			if (!f) {
+				if (!last_space) {
+					buf[o++] = ' ';
+					last_space = 1;
+				}
 				continue;
 			}
-			if (is_space_cp(c))
-				c = ' ';
-			else
-				c = fold_cp(c);
-		} else if (c <= ' ' || c == 0x7F) {
-			c = ' ';
-		} else if (c >= 'A' && c <= 'Z') {
-			c += 32;
-		}
-		i += step;
-
-		if (c == ' ') {
-			if (o > 0 && !pending_space) {
-				pending_space = 1;
-				if (run_cjk)
-					runv_push(&runs, run_start, o);
-				run_cjk = 0;
-			}
+			buf[o++] = (char)f;
+			last_space = 0;
 			continue;
 		}
+		if (c >= 0xE4 && c <= 0xE9 && len - i >= 3 && (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80) {
+			/* U+4000..U+9FFF: the common CJK ideographs need no folding and
+			 * keep their bytes; only the Traditional test looks at them. */
+			c = (c & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
+			if (c >= 0x4E00) {
+				any_cjk = 1;
+				if (!traditional && n && is_trad(n, c))
+					traditional = 1;
+				if (o + 4 > cap) {
+					cap = cap * 2 + 16;
+					buf = xrealloc(buf, cap);
+				}
+				memcpy(buf + o, s + i, 3);
+				o += 3;
+				i += 3;
+				last_space = 0;
+				continue;
+			}
+		}
+		size_t step;
+		if (c >= 0xE0 && c < 0xF0 && len - i >= 3 && (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80 &&
+		    (c != 0xE0 || s[i + 1] >= 0xA0) && (c != 0xED || s[i + 1] < 0xA0)) {
+			c = (c & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
+			step = 3;
+		} else {
+			int k = utf8_decode((const char *)s + i, len - i, &c);
+			step = k > 0 ? (size_t)k : 1;
+		}
+		i += step;
+		if (is_ignorable_cp(c))
+			continue;
 		if (o + 5 > cap) {
 			cap = cap * 2 + 16;
 			buf = xrealloc(buf, cap);
 		}
-		if (pending_space) {
-			buf[o++] = ' ';
-			pending_space = 0;
-			run_start = o;
-		}
-		if (c < 0x80) {
-			buf[o++] = (char)c;
-		} else {
-			if (is_cjk(c)) {
-				run_cjk = 1;
-				if (!traditional && n && is_trad(n, c))
-					traditional = 1;
+		if (is_space_cp(c)) {
+			if (!last_space) {
+				buf[o++] = ' ';
+				last_space = 1;
 			}
-			o += (size_t)utf8_encode(c, buf + o);
+			continue;
 		}
+		c = fold_cp(c);
+		if (is_cjk(c)) {
+			any_cjk = 1;
+			if (!traditional && n && is_trad(n, c))
+				traditional = 1;
+		}
+		if (c < 0x80)
+			buf[o++] = (char)c;
+		else
+			o += (size_t)utf8_encode(c, buf + o);
+		last_space = 0;
 	}
-	if (run_cjk)
-		runv_push(&runs, run_start, o);
+	if (o && last_space)
+		o--;
 	buf[o] = 0;
 
-	if (n && runs.n && mode != NORMALISE_FOLD && (traditional || mode == NORMALISE_FORCE))
-		buf = convert_runs(n, buf, o, &runs, &o);
-	free(runs.v);
+	if (n && any_cjk && mode != NORMALISE_FOLD && (traditional || mode == NORMALISE_FORCE)) {
+		struct runv runs = {0};
+		find_runs(buf, o, &runs);
+		if (runs.n)
+			buf = convert_runs(n, buf, o, &runs, &o);
+		free(runs.v);
+	}
 	if (out_len)
 		*out_len = o;
 	return buf;

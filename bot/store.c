@@ -1,13 +1,11 @@
 /* store — SQLite persistence for stories, search, rules and the outbox.
  *
- * Owns one sqlite3 connection and a table of prepared statements, prepared
- * on first use. The search index is an FTS5 table fed with normalised text
- * and tokenized by our own "ainews" tokenizer: ASCII words become tokens,
- * and a run of CJK characters becomes overlapping bigrams (a lone character
- * becomes a unigram), so a two-character Chinese word is one token, a longer
- * one a phrase of bigrams, and a single character a prefix query. That keeps
- * Chinese search exact without a dictionary, and the index about half the
- * size of a trigram one.
+ * Owns one sqlite3 connection, a table of prepared statements (prepared on
+ * first use) and the search index (bot/search.c), whose pending documents
+ * are written just before each COMMIT and dropped on ROLLBACK. A story's
+ * rowid is its search document id: a new revision moves the row to a new,
+ * larger rowid, so the index only ever appends and an old revision's
+ * postings are recognised (no row) and dropped at the next merge.
  */
 #define _GNU_SOURCE
 #include "store.h"
@@ -17,104 +15,43 @@
 #include <string.h>
 #include <sqlite3.h>
 
-/* ---- the FTS5 tokenizer --------------------------------------------------- */
+#include "normalise.h"
+#include "search.h"
 
-static int tok_create(void *ctx, const char **argv, int argc, Fts5Tokenizer **out)
+/* Databases of schema version 1 hold an FTS5 table made with our old
+ * "ainews" tokenizer; SQLite cannot drop it unless a tokenizer of that name
+ * exists, so a do-nothing one is registered for migration 1 -> 2. */
+static int legacy_tok_create(void *ctx, const char **argv, int argc, Fts5Tokenizer **out)
 {
 	(void)ctx, (void)argv, (void)argc;
-	*out = (Fts5Tokenizer *)xmalloc(1); /* stateless; a distinct pointer */
+	*out = (Fts5Tokenizer *)xmalloc(1);
 	return SQLITE_OK;
 }
 
-static void tok_delete(Fts5Tokenizer *t)
+static void legacy_tok_delete(Fts5Tokenizer *t)
 {
 	free(t);
 }
 
-/* Word bytes: ASCII alnum, '_' excluded, and non-CJK letters above ASCII
- * (accented Latin, Cyrillic...) kept inside words. */
-static int tok_word_cp(uint32_t cp)
+static int legacy_tok_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text, int len,
+			       int (*emit)(void *, int, const char *, int, int, int))
 {
-	if (cp < 0x80)
-		return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
-	if (is_cjk(cp))
-		return 0;
-	if (cp >= 0x2000 && cp <= 0x2BFF) /* punctuation, symbols, arrows */
-		return 0;
-	if (cp >= 0x3000 && cp <= 0x303F) /* CJK punctuation */
-		return 0;
-	if (cp >= 0xFF00 && cp <= 0xFFEF) /* full-width forms (normalised away) */
-		return 0;
-	if (cp == 0xFFFD || cp == 0xA0 || (cp >= 0x80 && cp < 0xC0))
-		return 0;
-	return 1;
+	(void)t, (void)ctx, (void)flags, (void)text, (void)len, (void)emit;
+	return SQLITE_OK;
 }
 
-static int tok_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text, int len,
-			int (*emit)(void *, int, const char *, int, int, int))
-{
-	(void)t;
-	char word[256];
-	int i = 0, rc = SQLITE_OK, prev_cjk = 0;
-	while (i < len && rc == SQLITE_OK) {
-		uint32_t cp;
-		int n = utf8_decode(text + i, (size_t)(len - i), &cp);
-		if (n < 1)
-			n = 1;
-		if (is_cjk(cp)) {
-			uint32_t cp2;
-			int n2 = i + n < len ? utf8_decode(text + i + n, (size_t)(len - i - n), &cp2) : 0;
-			if (n2 > 0 && is_cjk(cp2))
-				rc = emit(ctx, 0, text + i, n + n2, i, i + n + n2);
-			else if (!prev_cjk)
-				rc = emit(ctx, 0, text + i, n, i, i + n); /* a lone character */
-			else if (!(flags & FTS5_TOKENIZE_QUERY))
-				/* A run's last character, at the position of the bigram
-				 * ending in it: one-character prefix queries find it and
-				 * phrases across a CJK/Latin boundary stay adjacent. In a
-				 * query that character is already inside that bigram. */
-				rc = emit(ctx, FTS5_TOKEN_COLOCATED, text + i, n, i, i + n);
-			prev_cjk = 1;
-			i += n;
-			continue;
-		}
-		prev_cjk = 0;
-		if (!tok_word_cp(cp)) {
-			i += n;
-			continue;
-		}
-		int start = i, wl = 0;
-		while (i < len) {
-			n = utf8_decode(text + i, (size_t)(len - i), &cp);
-			if (n < 1)
-				n = 1;
-			if (!tok_word_cp(cp))
-				break;
-			for (int k = 0; k < n; k++)
-				if (wl < (int)sizeof word)
-					word[wl++] = (char)(cp < 0x80 && text[i + k] >= 'A' && text[i + k] <= 'Z'
-								    ? text[i + k] + 32
-								    : text[i + k]);
-			i += n;
-		}
-		if (wl > 0 && wl < (int)sizeof word)
-			rc = emit(ctx, 0, word, wl, start, i);
-	}
-	return rc;
-}
-
-static int register_tokenizer(sqlite3 *db)
+static int register_legacy_tokenizer(sqlite3 *db)
 {
 	fts5_api *api = NULL;
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &s, NULL) != SQLITE_OK)
-		return -1;
+		return 0; /* no FTS5 in this SQLite: nothing of ours to drop either */
 	sqlite3_bind_pointer(s, 1, &api, "fts5_api_ptr", NULL);
 	sqlite3_step(s);
 	sqlite3_finalize(s);
 	if (!api)
-		return -1;
-	static fts5_tokenizer tok = {tok_create, tok_delete, tok_tokenize};
+		return 0;
+	static fts5_tokenizer tok = {legacy_tok_create, legacy_tok_delete, legacy_tok_tokenize};
 	return api->xCreateTokenizer(api, "ainews", NULL, &tok, NULL) == SQLITE_OK ? 0 : -1;
 }
 
@@ -142,7 +79,7 @@ static const char *const migrations[] = {
 	"  json TEXT NOT NULL, created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY(story_id, revision)) WITHOUT ROWID;"
 	"CREATE VIRTUAL TABLE story_fts USING fts5(title, summary, tldr, analysis,"
-	"  tokenize='ainews', detail='full');"
+	"  tokenize='ainews', detail='full');" /* dropped by 1 -> 2 */
 	"CREATE TABLE story_class("
 	"  story_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,"
 	"  weight INTEGER NOT NULL, evidence TEXT, published_at INTEGER NOT NULL,"
@@ -174,23 +111,60 @@ static const char *const migrations[] = {
 	"  remote_id TEXT, error TEXT,"
 	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
 	"CREATE INDEX outbox_due ON outbox(status, next_attempt_at);",
+	/* 1 -> 2: our own search index instead of FTS5 (bot/search.c);
+	 * classification rows keyed for the listing that reads them, with a
+	 * story's classes also on its row for the second filter of a listing;
+	 * evidence is recomputed on demand instead of stored. The index is
+	 * rebuilt from the stored stories by the app (meta search_rebuild). */
+	"DROP TABLE IF EXISTS story_fts;"
+	"CREATE TABLE search_seg("
+	"  seg INTEGER PRIMARY KEY AUTOINCREMENT, level INTEGER NOT NULL,"
+	"  min_doc INTEGER NOT NULL, max_doc INTEGER NOT NULL, ndocs INTEGER NOT NULL,"
+	"  nterms INTEGER NOT NULL, nbytes INTEGER NOT NULL, dir BLOB NOT NULL);"
+	"CREATE TABLE search_chunk(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+	"CREATE TABLE search_dead(doc INTEGER PRIMARY KEY);"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	"INSERT INTO meta(key, value) SELECT 'search_rebuild', 1 WHERE EXISTS (SELECT 1 FROM stories);"
+	"ALTER TABLE stories ADD COLUMN classes TEXT NOT NULL DEFAULT '';"
+	"UPDATE stories SET classes = coalesce((SELECT ' ' || group_concat(c.kind || ':' || c.id, ' ') || ' '"
+	"  FROM story_class c WHERE c.story_id = stories.id), '');"
+	"CREATE TABLE story_class2("
+	"  kind TEXT NOT NULL, id TEXT NOT NULL, published_at INTEGER NOT NULL, story_id TEXT NOT NULL,"
+	"  PRIMARY KEY(kind, id, published_at, story_id)) WITHOUT ROWID;"
+	"INSERT INTO story_class2 SELECT kind, id, published_at, story_id FROM story_class;"
+	"DROP TABLE story_class;"
+	"ALTER TABLE story_class2 RENAME TO story_class;"
+	/* Revisions in a rowid table: a WITHOUT ROWID table keeps its whole
+	 * row in the key's b-tree, so every insert compared keys by reading
+	 * 13 KB rows (measured: a tenth of ingest). */
+	"CREATE TABLE revisions2("
+	"  rowid INTEGER PRIMARY KEY, story_id TEXT NOT NULL, revision INTEGER NOT NULL,"
+	"  fingerprint INTEGER NOT NULL, changed TEXT NOT NULL,"
+	"  json TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	"  UNIQUE(story_id, revision));"
+	"INSERT INTO revisions2(story_id, revision, fingerprint, changed, json, created_at)"
+	"  SELECT story_id, revision, fingerprint, changed, json, created_at FROM revisions ORDER BY created_at, story_id, revision;"
+	"DROP TABLE revisions;"
+	"ALTER TABLE revisions2 RENAME TO revisions;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 
 enum sql_id {
 	Q_HEAD,
-	Q_STORY_UPSERT,
+	Q_STORY_INSERT,
+	Q_STORY_UPDATE,
 	Q_REV_INSERT,
-	Q_FTS_DELETE,
-	Q_FTS_INSERT,
-	Q_FTS_DEFER,
 	Q_CLASS_DELETE,
-	Q_CLASS_INSERT,
 	Q_STORY_JSON,
 	Q_STORY_JSON_REV,
 	Q_REVISIONS,
-	Q_EVIDENCE,
 	Q_COUNT,
+	Q_META_GET,
+	Q_META_DEL,
+	Q_DOC_JSON,
+	Q_DOC_BRIEF,
+	Q_REINDEX_SCAN,
+	Q_FP_SET,
 	Q_RULE_ADD,
 	Q_RULE_FIND,
 	Q_RULE_DEL,
@@ -210,38 +184,38 @@ enum sql_id {
 	Q_ALERT_REMOTE,
 	Q_OUTBOX_DEPTH,
 	Q_DATA_VERSION,
-	Q_SEARCH,
 	Q_NSQL
 };
 
 static const char *const sql_text[Q_NSQL] = {
-	[Q_HEAD] = "SELECT revision, fingerprint FROM stories WHERE id = ?1",
-	[Q_STORY_UPSERT] =
-		"INSERT INTO stories(id, revision, fingerprint, source, url, hot, quality, impact,"
-		" published_at, updated_at, ingested_at, title, title_en, title_zh)"
-		" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"
-		" ON CONFLICT(id) DO UPDATE SET revision=excluded.revision, fingerprint=excluded.fingerprint,"
-		" source=excluded.source, url=excluded.url, hot=excluded.hot, quality=excluded.quality,"
-		" impact=excluded.impact, published_at=coalesce(stories.published_at, excluded.published_at),"
-		" updated_at=excluded.updated_at, title=excluded.title, title_en=excluded.title_en,"
-		" title_zh=excluded.title_zh"
-		" RETURNING rowid",
+	[Q_HEAD] = "SELECT revision, fingerprint, rowid, classes, published_at FROM stories WHERE id = ?1",
+	[Q_STORY_INSERT] = "INSERT INTO stories(id, revision, fingerprint, source, url, hot, quality, impact,"
+			   " published_at, updated_at, ingested_at, title, title_en, title_zh, classes)"
+			   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+	/* A revision moves the row to the end: its rowid is its search document. */
+	[Q_STORY_UPDATE] = "UPDATE stories SET rowid = (SELECT max(rowid) FROM stories) + 1, revision = ?2,"
+			   " fingerprint = ?3, source = ?4, url = ?5, hot = ?6, quality = ?7, impact = ?8,"
+			   " published_at = coalesce(published_at, ?9), updated_at = ?10, title = ?12,"
+			   " title_en = ?13, title_zh = ?14, classes = ?15 WHERE id = ?1" /* ?11 unused */
+			   " RETURNING rowid",
 	[Q_REV_INSERT] = "INSERT INTO revisions(story_id, revision, fingerprint, changed, json, created_at)"
 			 " VALUES(?1,?2,?3,?4,?5,?6)",
-	[Q_FTS_DELETE] = "DELETE FROM story_fts WHERE rowid = ?1",
-	[Q_FTS_INSERT] = "INSERT INTO story_fts(rowid, title, summary, tldr, analysis) VALUES(?1,?2,?3,?4,?5)",
-	[Q_FTS_DEFER] = "INSERT OR REPLACE INTO temp.fts_pending(rid, title, summary, tldr, analysis)"
-			" VALUES(?1,?2,?3,?4,?5)",
-	[Q_CLASS_DELETE] = "DELETE FROM story_class WHERE story_id = ?1",
-	[Q_CLASS_INSERT] = "INSERT OR REPLACE INTO story_class(story_id, kind, id, weight, evidence, published_at)"
-			   " VALUES(?1,?2,?3,?4,?5,(SELECT published_at FROM stories WHERE id = ?1))",
+	[Q_CLASS_DELETE] = "DELETE FROM story_class WHERE kind = ?1 AND id = ?2 AND published_at = ?3 AND story_id = ?4",
 	[Q_STORY_JSON] = "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
 			 " ON r.story_id = s.id AND r.revision = s.revision WHERE s.id = ?1",
 	[Q_STORY_JSON_REV] = "SELECT r.json, r.revision, s.published_at FROM revisions r JOIN stories s"
 			     " ON s.id = r.story_id WHERE r.story_id = ?1 AND r.revision = ?2",
 	[Q_REVISIONS] = "SELECT revision, changed, created_at FROM revisions WHERE story_id = ?1 ORDER BY revision",
-	[Q_EVIDENCE] = "SELECT evidence FROM story_class WHERE story_id = ?1 AND kind = ?2 AND id = ?3",
 	[Q_COUNT] = "SELECT count(*) FROM stories",
+	[Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[Q_META_DEL] = "DELETE FROM meta WHERE key = ?1",
+	[Q_DOC_JSON] = "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
+		       " ON r.story_id = s.id AND r.revision = s.revision WHERE s.rowid = ?1",
+	[Q_DOC_BRIEF] = "SELECT id, revision, published_at, hot, quality, impact, title_en, title_zh"
+			" FROM stories WHERE rowid = ?1",
+	[Q_REINDEX_SCAN] = "SELECT r.json, s.revision, s.published_at, s.rowid FROM stories s JOIN revisions r"
+			   " ON r.story_id = s.id AND r.revision = s.revision WHERE s.rowid > ?1 ORDER BY s.rowid",
+	[Q_FP_SET] = "UPDATE stories SET fingerprint = ?2 WHERE rowid = ?1",
 	[Q_RULE_ADD] = "INSERT INTO rules(platform, target_kind, target, expr, lang, origin)"
 		       " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT DO NOTHING",
 	[Q_RULE_FIND] = "SELECT id FROM rules WHERE platform=?1 AND target_kind=?2 AND target=?3 AND expr=?4",
@@ -274,10 +248,6 @@ static const char *const sql_text[Q_NSQL] = {
 	[Q_ALERT_REMOTE] = "SELECT o.remote_id FROM alerts a JOIN outbox o ON o.id = a.outbox_id"
 			   " WHERE a.story_id=?1 AND a.platform=?2 AND a.target_kind=?3 AND a.target=?4",
 	[Q_DATA_VERSION] = "PRAGMA data_version",
-	[Q_SEARCH] = "SELECT r.json, s.revision, s.published_at FROM story_fts f"
-		     " JOIN stories s ON s.rowid = f.rowid"
-		     " JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision"
-		     " WHERE story_fts MATCH ?1 ORDER BY f.rowid DESC LIMIT ?2",
 	[Q_OUTBOX_DEPTH] = "SELECT count(*), min(created_at) FROM outbox WHERE status IN ('queued','sending')",
 };
 
@@ -285,9 +255,10 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_NSQL];
 	char err[512];
-	int fts_deferred; /* search rows wait in temp.fts_pending */
 	sqlite3_stmt *list_q[32]; /* store_list by shape: topic|entity|since|order|brief */
-	sqlite3_stmt *search_brief;
+	sqlite3_stmt *class_q[32]; /* classification insert of n+1 rows */
+	struct search *search;
+	struct normaliser *norm; /* borrowed; for search verification and rebuilds */
 };
 
 static int fail(struct store *st, const char *what)
@@ -417,17 +388,26 @@ int store_open(const char *path, struct store **out, char **err)
 	}
 	sqlite3_busy_timeout(st->db, 5000);
 	sqlite3_extended_result_codes(st->db, 1);
-	if (register_tokenizer(st->db) ||
+	/* 16 KB pages for a new database: a stored revision is ~13 KB of JSON
+	 * and the search index writes 16 KB chunks, so bigger pages mean a
+	 * third of the page writes and WAL frames (measured: ~15% of ingest).
+	 * A no-op for an existing database. */
+	if (exec(st, "PRAGMA page_size=8192") || register_legacy_tokenizer(st->db) ||
 	    exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
 		     "PRAGMA temp_store=MEMORY;") ||
-	    migrate(st) ||
-	    exec(st, "CREATE TEMP TABLE fts_pending(rid INTEGER PRIMARY KEY, title, summary, tldr, analysis)")) {
+	    migrate(st)) {
 		*err = xasprintf("%s: %s", path, st->err[0] ? st->err : "cannot set up the database");
 		store_close(st);
 		return -1;
 	}
+	st->search = search_new(st->db);
 	*out = st;
 	return 0;
+}
+
+void store_set_normaliser(struct store *st, struct normaliser *n)
+{
+	st->norm = n;
 }
 
 void store_close(struct store *st)
@@ -436,11 +416,18 @@ void store_close(struct store *st)
 		return;
 	for (int i = 0; i < Q_NSQL; i++)
 		sqlite3_finalize(st->q[i]);
-	for (int i = 0; i < 32; i++)
+	for (int i = 0; i < 32; i++) {
 		sqlite3_finalize(st->list_q[i]);
-	sqlite3_finalize(st->search_brief);
+		sqlite3_finalize(st->class_q[i]);
+	}
+	search_free(st->search);
 	sqlite3_close(st->db);
 	free(st);
+}
+
+void store_bulk(struct store *st)
+{
+	exec(st, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=4000;");
 }
 
 int store_begin(struct store *st)
@@ -450,29 +437,24 @@ int store_begin(struct store *st)
 
 int store_commit(struct store *st)
 {
+	/* The search index writes its pending documents inside the
+	 * transaction, so they commit (or not) with the stories. */
+	int rc = search_flush(st->search);
+	if (rc) {
+		if (rc == -2)
+			snprintf(st->err, sizeof st->err, "search index: document ids out of order");
+		else
+			fail(st, "search index");
+		return -1;
+	}
 	return exec(st, "COMMIT");
 }
 
 void store_rollback(struct store *st)
 {
+	search_discard(st->search);
 	if (!sqlite3_get_autocommit(st->db))
 		exec(st, "ROLLBACK");
-}
-
-void store_fts_defer(struct store *st, int on)
-{
-	st->fts_deferred = on;
-}
-
-int store_fts_flush(struct store *st)
-{
-	/* Two statements for the whole batch: every write statement on an FTS5
-	 * table inside a transaction opens a statement savepoint, and FTS5
-	 * flushes its pending segment at each one. */
-	return exec(st, "DELETE FROM story_fts WHERE rowid IN (SELECT rid FROM temp.fts_pending);"
-			"INSERT INTO story_fts(rowid, title, summary, tldr, analysis)"
-			" SELECT rid, title, summary, tldr, analysis FROM temp.fts_pending ORDER BY rid;"
-			"DELETE FROM temp.fts_pending;");
 }
 
 /* ---- stories ---------------------------------------------------------------- */
@@ -494,12 +476,106 @@ int store_story_head(struct store *st, const char *id, int *revision, uint64_t *
 	return rc == SQLITE_DONE ? 0 : fail(st, "story head");
 }
 
-int store_story_put(struct store *st, const struct story *s, uint64_t fingerprint, const char *changed,
-		    const struct store_text *fts, int64_t now)
+/* " topic:a topic:b entity:c " — a story's classes on its row, so a
+ * listing can test a second filter without another table. */
+static void classes_text(const struct story *s, struct sbuf *b)
 {
-	sqlite3_stmt *u = q(st, Q_STORY_UPSERT);
-	if (!u)
+	sbuf_addc(b, ' ');
+	for (size_t i = 0; i < s->topics.n; i++)
+		sbuf_addf(b, "topic:%s ", s->topics.v[i]);
+	for (size_t i = 0; i < s->entities.n; i++)
+		sbuf_addf(b, "entity:%s ", s->entities.v[i]);
+}
+
+/* Remove the story_class rows of a classes text (a revision's old ones). */
+static int class_rows_delete(struct store *st, const char *classes, int64_t published_at, const char *story_id)
+{
+	const char *p = classes;
+	while (p && *p) {
+		while (*p == ' ')
+			p++;
+		const char *e = p;
+		while (*e && *e != ' ')
+			e++;
+		const char *colon = memchr(p, ':', (size_t)(e - p));
+		if (colon) {
+			sqlite3_stmt *c = q(st, Q_CLASS_DELETE);
+			if (!c)
+				return -1;
+			sqlite3_bind_text(c, 1, p, (int)(colon - p), SQLITE_STATIC);
+			sqlite3_bind_text(c, 2, colon + 1, (int)(e - colon - 1), SQLITE_STATIC);
+			sqlite3_bind_int64(c, 3, published_at);
+			bind_static(c, 4, story_id);
+			if (run(st, c, "classification"))
+				return -1;
+		}
+		p = e;
+	}
+	return 0;
+}
+
+/* Insert the story's topic and entity rows, up to 32 per statement: one
+ * statement for a story's ~15 rows costs a third of fifteen. */
+static int class_rows_insert(struct store *st, const struct story *s, int64_t published_at)
+{
+	size_t total = s->topics.n + s->entities.n;
+	for (size_t done = 0; done < total;) {
+		size_t n = total - done > 32 ? 32 : total - done;
+		sqlite3_stmt *c = st->class_q[n - 1];
+		if (!c) {
+			struct sbuf sql = {0};
+			sbuf_adds(&sql, "INSERT OR IGNORE INTO story_class(kind, id, published_at, story_id) VALUES");
+			for (size_t i = 0; i < n; i++)
+				sbuf_adds(&sql, i ? ",(?,?,?1,?2)" : "(?,?,?1,?2)");
+			int rc = sqlite3_prepare_v3(st->db, sql.s, -1, SQLITE_PREPARE_PERSISTENT, &c, NULL);
+			sbuf_free(&sql);
+			if (rc != SQLITE_OK)
+				return fail(st, "classification");
+			st->class_q[n - 1] = c;
+		} else {
+			sqlite3_reset(c);
+		}
+		sqlite3_bind_int64(c, 1, published_at);
+		bind_static(c, 2, s->id);
+		for (size_t i = 0; i < n; i++) {
+			size_t k = done + i;
+			int topic = k < s->topics.n;
+			bind_static(c, 3 + 2 * (int)i, topic ? "topic" : "entity");
+			bind_static(c, 4 + 2 * (int)i, topic ? s->topics.v[k] : s->entities.v[k - s->topics.n]);
+		}
+		if (run(st, c, "classification"))
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
+int store_story_put(struct store *st, const struct story *s, uint64_t fingerprint, const char *changed,
+		    const char *const texts[STORY_NTEXT], const size_t lens[STORY_NTEXT], int64_t now)
+{
+	int64_t old_rowid = 0, old_published = 0;
+	char *old_classes = NULL;
+	if (s->revision > 1) {
+		sqlite3_stmt *h = q(st, Q_HEAD);
+		if (!h)
+			return -1;
+		bind_static(h, 1, s->id);
+		if (sqlite3_step(h) == SQLITE_ROW) {
+			old_rowid = sqlite3_column_int64(h, 2);
+			old_classes = col_dup(h, 3);
+			old_published = sqlite3_column_int64(h, 4);
+		}
+		sqlite3_reset(h);
+	}
+	struct sbuf classes = {0};
+	classes_text(s, &classes);
+	int64_t published = s->published_at > 0 ? s->published_at : now;
+	sqlite3_stmt *u = q(st, old_rowid ? Q_STORY_UPDATE : Q_STORY_INSERT);
+	if (!u) {
+		free(old_classes);
+		sbuf_free(&classes);
 		return -1;
+	}
 	bind_static(u, 1, s->id);
 	sqlite3_bind_int(u, 2, s->revision);
 	sqlite3_bind_int64(u, 3, (sqlite3_int64)fingerprint);
@@ -508,23 +584,29 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	bind_score(u, 6, s->scores[STORY_HOT]);
 	bind_score(u, 7, s->scores[STORY_QUALITY]);
 	bind_score(u, 8, s->scores[STORY_IMPACT]);
-	sqlite3_bind_int64(u, 9, s->published_at > 0 ? s->published_at : now);
+	sqlite3_bind_int64(u, 9, published);
 	sqlite3_bind_int64(u, 10, s->updated_at > 0 ? s->updated_at : now);
 	sqlite3_bind_int64(u, 11, now);
 	bind_static(u, 12, story_title(s));
 	bind_static(u, 13, s->title[STORY_EN]);
 	bind_static(u, 14, s->title[STORY_ZH]);
-	if (sqlite3_step(u) != SQLITE_ROW) {
-		sqlite3_reset(u);
+	sqlite3_bind_text(u, 15, classes.s, (int)classes.len, SQLITE_STATIC);
+	int rc = sqlite3_step(u);
+	sqlite3_int64 rowid = old_rowid ? (rc == SQLITE_ROW ? sqlite3_column_int64(u, 0) : 0)
+					: sqlite3_last_insert_rowid(st->db);
+	sqlite3_reset(u);
+	if ((old_rowid ? rc != SQLITE_ROW : rc != SQLITE_DONE) || rowid <= 0) {
+		free(old_classes);
+		sbuf_free(&classes);
 		return fail(st, "store story");
 	}
-	sqlite3_int64 rowid = sqlite3_column_int64(u, 0);
-	sqlite3_reset(u);
 
 	char *json = story_to_json(s, NULL, 0);
 	sqlite3_stmt *r = q(st, Q_REV_INSERT);
 	if (!r) {
 		free(json);
+		free(old_classes);
+		sbuf_free(&classes);
 		return -1;
 	}
 	bind_static(r, 1, s->id);
@@ -533,49 +615,24 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	bind_static(r, 4, changed ? changed : "new");
 	sqlite3_bind_text(r, 5, json, -1, free);
 	sqlite3_bind_int64(r, 6, now);
-	if (run(st, r, "store revision"))
-		return -1;
+	rc = run(st, r, "store revision");
 
-	/* In bulk mode the row waits in temp.fts_pending (see store_fts_flush),
-	 * which also replaces a parked earlier revision of the same story. */
-	if (!st->fts_deferred && s->revision > 1) {
-		sqlite3_stmt *d = q(st, Q_FTS_DELETE);
-		if (!d)
-			return -1;
-		sqlite3_bind_int64(d, 1, rowid);
-		if (run(st, d, "search index delete"))
-			return -1;
+	/* The previous revision's document is dead; the new one is indexed
+	 * under the row's new rowid. The published time never changes, so the
+	 * old classification rows are found by their full key. */
+	if (!rc && old_rowid)
+		rc = search_dead(st->search, old_rowid) ? fail(st, "search index") : 0;
+	if (!rc && old_rowid)
+		rc = class_rows_delete(st, old_classes, old_published, s->id);
+	if (!rc && search_add(st->search, rowid, texts, lens, STORY_NTEXT)) {
+		snprintf(st->err, sizeof st->err, "search index: document ids out of order");
+		rc = -1;
 	}
-	sqlite3_stmt *f = q(st, st->fts_deferred ? Q_FTS_DEFER : Q_FTS_INSERT);
-	if (!f)
-		return -1;
-	sqlite3_bind_int64(f, 1, rowid);
-	bind_static(f, 2, fts ? fts->title : NULL);
-	bind_static(f, 3, fts ? fts->summary : NULL);
-	bind_static(f, 4, fts ? fts->tldr : NULL);
-	bind_static(f, 5, fts ? fts->analysis : NULL);
-	if (run(st, f, "search index insert"))
-		return -1;
-
-	sqlite3_stmt *c = q(st, Q_CLASS_DELETE);
-	if (!c)
-		return -1;
-	bind_static(c, 1, s->id);
-	return run(st, c, "classification delete");
-}
-
-int store_story_class_put(struct store *st, const char *story_id, const char *kind, const char *id, int weight,
-			  const char *evidence)
-{
-	sqlite3_stmt *s = q(st, Q_CLASS_INSERT);
-	if (!s)
-		return -1;
-	bind_static(s, 1, story_id);
-	bind_static(s, 2, kind);
-	bind_static(s, 3, id);
-	sqlite3_bind_int(s, 4, weight);
-	bind_static(s, 5, evidence);
-	return run(st, s, "classification insert");
+	if (!rc)
+		rc = class_rows_insert(st, s, old_rowid ? old_published : published);
+	free(old_classes);
+	sbuf_free(&classes);
+	return rc;
 }
 
 /* Decode the stored JSON of one revision into *out. */
@@ -638,19 +695,6 @@ int store_story_revisions(struct store *st, const char *id,
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? n : fail(st, "revisions");
-}
-
-char *store_story_evidence(struct store *st, const char *story_id, const char *kind, const char *id)
-{
-	sqlite3_stmt *s = q(st, Q_EVIDENCE);
-	if (!s)
-		return NULL;
-	bind_static(s, 1, story_id);
-	bind_static(s, 2, kind);
-	bind_static(s, 3, id);
-	char *ev = sqlite3_step(s) == SQLITE_ROW ? col_dup(s, 0) : NULL;
-	sqlite3_reset(s);
-	return ev;
 }
 
 int64_t store_story_count(struct store *st)
@@ -724,24 +768,22 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 		sbuf_adds(&sql, "SELECT r.json, s.revision, s.published_at FROM (SELECT s.id, s.revision,"
 				" s.published_at, s.hot, s.quality, s.impact, s.rowid AS rid FROM ");
 	if ((qr->topic || qr->entity) && qr->order != STORE_ORDER_SCORE) {
-		/* Newest in a topic/entity: a range of story_class_by_id, which
-		 * carries published_at, read newest first and stopped at LIMIT. */
+		/* Newest in a topic/entity: a range of story_class's key, which
+		 * carries published_at, read newest first and stopped at LIMIT;
+		 * a second filter reads the story's classes. */
 		sbuf_addf(&sql, "story_class c JOIN stories s ON s.id = c.story_id WHERE c.kind = '%s' AND c.id = %s",
 			  qr->topic ? "topic" : "entity", qr->topic ? "?1" : "?2");
 		if (qr->topic && qr->entity)
-			sbuf_adds(&sql, " AND EXISTS (SELECT 1 FROM story_class e WHERE e.story_id = s.id"
-					" AND e.kind = 'entity' AND e.id = ?2)");
+			sbuf_adds(&sql, " AND instr(s.classes, ' entity:' || ?2 || ' ') > 0");
 		if (qr->since > 0)
 			sbuf_adds(&sql, " AND c.published_at >= ?3");
 		order = "c.published_at DESC, s.rowid DESC";
 	} else {
 		sbuf_adds(&sql, "stories s WHERE 1");
 		if (qr->topic)
-			sbuf_adds(&sql, " AND EXISTS (SELECT 1 FROM story_class c WHERE c.story_id = s.id"
-					" AND c.kind = 'topic' AND c.id = ?1)");
+			sbuf_adds(&sql, " AND instr(s.classes, ' topic:' || ?1 || ' ') > 0");
 		if (qr->entity)
-			sbuf_adds(&sql, " AND EXISTS (SELECT 1 FROM story_class c WHERE c.story_id = s.id"
-					" AND c.kind = 'entity' AND c.id = ?2)");
+			sbuf_adds(&sql, " AND instr(s.classes, ' entity:' || ?2 || ' ') > 0");
 		if (qr->since > 0)
 			sbuf_adds(&sql, " AND s.published_at >= ?3");
 	}
@@ -764,48 +806,90 @@ bind:
 	return emit_stories(st, s, cb, ud);
 }
 
-/* Build an FTS5 MATCH expression from normalised user words: every word a
- * quoted phrase (the tokenizer splits it), a lone CJK character a prefix. */
-static int fts_query(const char *query, struct sbuf *out)
+/* Normalised search text of a story, as app_put_story indexes it: each
+ * text field through the normaliser. texts[] owned by the caller. */
+void store_story_texts(struct store *st, const struct story *s, char *texts[STORY_NTEXT], size_t lens[STORY_NTEXT])
 {
-	int terms = 0;
-	const char *p = query;
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-			p++;
-		if (!*p)
-			break;
-		const char *w = p;
-		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-			p++;
-		/* Does the word carry anything the tokenizer keeps? */
-		size_t wl = (size_t)(p - w), cjk = 0, keep = 0;
-		for (size_t i = 0; i < wl;) {
-			uint32_t cp;
-			int n = utf8_decode(w + i, wl - i, &cp);
-			if (n < 1)
-				n = 1;
-			if (is_cjk(cp))
-				cjk++, keep++;
-			else if (tok_word_cp(cp))
-				keep++;
-			i += (size_t)n;
-		}
-		if (!keep)
-			continue;
-		if (terms++)
-			sbuf_adds(out, " AND ");
-		sbuf_addc(out, '"');
-		for (const char *c = w; c < p; c++) {
-			if (*c == '"')
-				sbuf_addc(out, '"');
-			sbuf_addc(out, *c);
-		}
-		sbuf_addc(out, '"');
-		if (cjk == 1 && keep == 1)
-			sbuf_addc(out, '*');
+	struct sbuf b = {0};
+	for (int f = 0; f < STORY_NTEXT; f++) {
+		sbuf_reset(&b);
+		story_field_text(s, f, &b);
+		lens[f] = 0;
+		texts[f] = b.len ? normalise_text(st->norm, b.s, b.len, &lens[f]) : NULL;
 	}
-	return terms;
+	sbuf_free(&b);
+}
+
+static void texts_free(char *texts[STORY_NTEXT])
+{
+	for (int f = 0; f < STORY_NTEXT; f++)
+		free(texts[f]);
+}
+
+/* A candidate whose words must be checked against its text gets at most
+ * this many tries in a row without a hit; a query of common words in a
+ * rare order then stops instead of reading the whole store. */
+#define STORE_SEARCH_MISSES 2000
+
+struct search_run {
+	struct store *st;
+	const struct search_query *q;
+	int brief, limit, n, misses, err;
+	void (*cb)(void *ud, struct story *s);
+	void *ud;
+};
+
+static int verify_story(struct store *st, const struct search_query *sq, const struct story *s)
+{
+	char *texts[STORY_NTEXT];
+	size_t lens[STORY_NTEXT];
+	store_story_texts(st, s, texts, lens);
+	int ok = search_query_verify(sq, (const char *const *)texts, lens, STORY_NTEXT);
+	texts_free(texts);
+	return ok;
+}
+
+static int search_doc(void *ud, int64_t doc)
+{
+	struct search_run *r = ud;
+	struct store *st = r->st;
+	sqlite3_stmt *s = q(st, r->brief ? Q_DOC_BRIEF : Q_DOC_JSON);
+	if (!s)
+		return r->err = -1;
+	sqlite3_bind_int64(s, 1, doc);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return r->err = fail(st, "search");
+		return 0; /* a superseded revision */
+	}
+	struct story story;
+	story_init(&story);
+	int bad = r->brief ? story_from_brief(s, &story) : story_from_row(s, &story);
+	sqlite3_reset(s);
+	int keep = !bad;
+	if (keep && search_query_needs_verify(r->q)) {
+		if (r->brief) {
+			struct story full;
+			story_init(&full);
+			keep = store_story_get(st, story.id, 0, &full) == 1 && verify_story(st, r->q, &full);
+			story_free(&full);
+		} else {
+			keep = verify_story(st, r->q, &story);
+		}
+		if (!keep && ++r->misses >= STORE_SEARCH_MISSES) {
+			story_free(&story);
+			return 1;
+		}
+	}
+	if (keep) {
+		r->misses = 0;
+		r->cb(r->ud, &story);
+		r->n++;
+	}
+	story_free(&story);
+	return r->n >= r->limit ? 1 : 0;
 }
 
 int store_search(struct store *st, const char *query, int limit, void (*cb)(void *ud, struct story *s), void *ud)
@@ -816,34 +900,119 @@ int store_search(struct store *st, const char *query, int limit, void (*cb)(void
 int store_search_ex(struct store *st, const char *query, int limit, int brief,
 		    void (*cb)(void *ud, struct story *s), void *ud)
 {
-	struct sbuf m = {0};
-	if (fts_query(query, &m) == 0) {
-		sbuf_free(&m);
+	struct search_query *sq;
+	if (search_query_compile(query, &sq) == 0) {
 		snprintf(st->err, sizeof st->err, "nothing searchable in the query");
 		return -2;
 	}
-	sqlite3_stmt *s;
-	if (brief) {
-		if (!st->search_brief &&
-		    sqlite3_prepare_v3(st->db,
-				       "SELECT s.id, s.revision, s.published_at, s.hot, s.quality, s.impact, s.title_en,"
-				       " s.title_zh FROM story_fts f JOIN stories s ON s.rowid = f.rowid"
-				       " WHERE story_fts MATCH ?1 ORDER BY f.rowid DESC LIMIT ?2",
-				       -1, SQLITE_PREPARE_PERSISTENT, &st->search_brief, NULL) != SQLITE_OK) {
-			sbuf_free(&m);
-			return fail(st, "search");
-		}
-		s = st->search_brief;
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-	} else if (!(s = q(st, Q_SEARCH))) {
-		sbuf_free(&m);
+	/* One read transaction, so a merge by another process cannot move
+	 * segments between reading the list and reading a chunk. */
+	int own = sqlite3_get_autocommit(st->db);
+	if (own && exec(st, "BEGIN")) {
+		search_query_free(sq);
 		return -1;
 	}
-	sqlite3_bind_text(s, 1, m.s, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(s, 2, limit > 0 ? limit : 20);
-	sbuf_free(&m);
-	return emit_stories(st, s, cb, ud);
+	struct search_run r = {st, sq, brief, limit > 0 ? limit : 20, 0, 0, 0, cb, ud};
+	int rc = search_query_run(st->search, sq, search_doc, &r);
+	if (own)
+		exec(st, "COMMIT");
+	search_query_free(sq);
+	if (r.err)
+		return r.err;
+	if (rc)
+		return fail(st, "search index");
+	return r.n;
+}
+
+int store_search_rebuild_needed(struct store *st)
+{
+	sqlite3_stmt *s = q(st, Q_META_GET);
+	if (!s)
+		return -1;
+	bind_static(s, 1, "search_rebuild");
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fail(st, "meta");
+}
+
+int store_search_rebuild(struct store *st, int64_t *count)
+{
+	*count = 0;
+	st->err[0] = 0;
+	if (store_begin(st))
+		return -1;
+	if (search_clear(st->search))
+		goto fail;
+	int64_t after = 0;
+	for (;;) {
+		sqlite3_stmt *s = q(st, Q_REINDEX_SCAN);
+		if (!s)
+			goto fail;
+		sqlite3_bind_int64(s, 1, after);
+		int rc = SQLITE_DONE, n = 0;
+		int64_t rows[256];
+		uint64_t fps[256];
+		while (n < 256 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+			struct story story;
+			story_init(&story);
+			after = rows[n] = sqlite3_column_int64(s, 3);
+			fps[n] = 0;
+			if (story_from_row(s, &story) == 0) {
+				char *texts[STORY_NTEXT];
+				size_t lens[STORY_NTEXT];
+				store_story_texts(st, &story, texts, lens);
+				search_add(st->search, after, (const char *const *)texts, lens, STORY_NTEXT);
+				texts_free(texts);
+				fps[n] = story_fingerprint(&story);
+			}
+			story_free(&story);
+			n++;
+		}
+		sqlite3_reset(s);
+		/* Schema 2 also changed how fingerprints are computed. */
+		for (int i = 0; i < n; i++) {
+			if (!fps[i])
+				continue;
+			sqlite3_stmt *f = q(st, Q_FP_SET);
+			if (!f)
+				goto fail;
+			sqlite3_bind_int64(f, 1, rows[i]);
+			sqlite3_bind_int64(f, 2, (sqlite3_int64)fps[i]);
+			if (run(st, f, "fingerprint"))
+				goto fail;
+		}
+		if (n < 256 && rc != SQLITE_DONE)
+			goto fail;
+		*count += n;
+		if (n < 256)
+			break;
+		/* Commit every batch: a crash leaves the marker, and the next
+		 * start rebuilds from scratch. */
+		if (store_commit(st) || store_begin(st))
+			goto fail;
+	}
+	sqlite3_stmt *d = q(st, Q_META_DEL);
+	if (!d)
+		goto fail;
+	bind_static(d, 1, "search_rebuild");
+	if (run(st, d, "meta") || store_commit(st))
+		goto fail;
+	return 0;
+fail:
+	if (!st->err[0])
+		fail(st, "search rebuild");
+	store_rollback(st);
+	return -1;
+}
+
+int store_search_stats(struct store *st, int64_t *segments, int64_t *bytes)
+{
+	struct search_stats ss;
+	if (search_stats(st->search, &ss))
+		return fail(st, "search stats");
+	*segments = ss.segments;
+	*bytes = ss.bytes;
+	return 0;
 }
 
 /* ---- rules and preferences ------------------------------------------------------ */

@@ -18,9 +18,10 @@
 #include <stdint.h>
 #include "story.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
+struct normaliser;
 
 /* Open (creating and migrating) the database at path (":memory:" works).
  * 0 ok; negative with *err owned. */
@@ -29,33 +30,35 @@ void store_close(struct store *st);
 const char *store_errmsg(struct store *st); /* borrowed, last error */
 int store_schema_version(struct store *st);
 
+/* The normaliser search uses to check phrases against stored stories and
+ * to rebuild its index (borrowed; NULL folds case and width only). */
+void store_set_normaliser(struct store *st, struct normaliser *n);
+
+/* Bulk loading (the ingest CLI): a 32 MB page cache and checkpoints every
+ * 64 MB of WAL instead of every 16 MB. Not for the daemon, which keeps
+ * SQLite's small defaults. */
+void store_bulk(struct store *st);
+
 int store_begin(struct store *st); /* BEGIN IMMEDIATE */
+/* Write the search index's pending documents, then COMMIT. */
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
-/* Bulk mode: store_story_put() parks search rows in a temp table and
- * store_fts_flush() (inside the same transaction, before commit) indexes
- * them in one statement. */
-void store_fts_defer(struct store *st, int on);
-int store_fts_flush(struct store *st);
 
 /* Latest revision and fingerprint of a stored story: 1 found, 0 not. */
 int store_story_head(struct store *st, const char *id, int *revision, uint64_t *fingerprint);
 
-/* Normalised text for the search index (from the normaliser). */
-struct store_text {
-	const char *title, *summary, *tldr, *analysis;
-};
-
-/* Write revision s->revision of story s (s->id set). changed: comma list or
- * "new". Replaces the search row and the topic/entity rows. Call inside a
- * transaction. */
+/* Write revision s->revision of story s (s->id set), with its topic and
+ * entity rows (s->topics, s->entities). changed: comma list or "new".
+ * texts/lens: the story's STORY_F_* fields normalised (what
+ * store_story_texts() gives; any may be NULL), for the search index. A
+ * revision moves the story to a new rowid and retires the old one's search
+ * document. Call inside a transaction. */
 int store_story_put(struct store *st, const struct story *s, uint64_t fingerprint, const char *changed,
-		    const struct store_text *fts, int64_t now);
+		    const char *const texts[STORY_NTEXT], const size_t lens[STORY_NTEXT], int64_t now);
 
-/* One classification row: kind "topic" or "entity", the id, weight and
- * human evidence text. */
-int store_story_class_put(struct store *st, const char *story_id, const char *kind, const char *id, int weight,
-			  const char *evidence);
+/* The normalised STORY_F_* texts of s (owned by the caller; NULL for an
+ * empty field). */
+void store_story_texts(struct store *st, const struct story *s, char *texts[STORY_NTEXT], size_t lens[STORY_NTEXT]);
 
 /* Load the latest (revision 0) or a given revision into *out (story_init'ed
  * by the caller). 1 found, 0 not found, negative error. */
@@ -64,9 +67,6 @@ int store_story_get(struct store *st, const char *id, int revision, struct story
 /* Revision history: cb(revision, changed, created_at) oldest first. */
 int store_story_revisions(struct store *st, const char *id,
 			  void (*cb)(void *ud, int revision, const char *changed, int64_t created_at), void *ud);
-
-/* Evidence text for one (story, kind, id), or NULL. Owned. */
-char *store_story_evidence(struct store *st, const char *story_id, const char *kind, const char *id);
 
 enum store_order { STORE_ORDER_RECENT = 0, STORE_ORDER_SCORE = 1 };
 struct store_query {
@@ -82,16 +82,23 @@ struct store_query {
  * lent for the call. Returns the count or negative. */
 int store_list(struct store *st, const struct store_query *q, void (*cb)(void *ud, struct story *s), void *ud);
 
-/* Full-text search. query is normalised text (lower case, Simplified);
- * words are ANDed, CJK runs match as substrings (1-character runs too).
- * Newest first. Returns the count or negative; -2 when the query has no
- * searchable characters. */
+/* Full-text search (bot/search.c). query is normalised text (lower case,
+ * Simplified); words are ANDed, each word a phrase of its units (words,
+ * CJK characters), so CJK runs match as substrings, one character too.
+ * Newest revision first. Returns the count or negative; -2 when the query
+ * has no searchable characters. */
 int store_search(struct store *st, const char *query, int limit, void (*cb)(void *ud, struct story *s), void *ud);
 /* The same; brief as in struct store_query. */
 int store_search_ex(struct store *st, const char *query, int limit, int brief,
 		    void (*cb)(void *ud, struct story *s), void *ud);
 
 int64_t store_story_count(struct store *st);
+
+/* After the schema migration that introduced it, the search index is
+ * rebuilt from the stored stories once (the app does it on open). */
+int store_search_rebuild_needed(struct store *st); /* 1 yes, 0 no, negative error */
+int store_search_rebuild(struct store *st, int64_t *count);
+int store_search_stats(struct store *st, int64_t *segments, int64_t *bytes);
 
 /* ---- rules, subscriptions, preferences ---------------------------------- */
 

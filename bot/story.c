@@ -166,8 +166,216 @@ static void add_time(cJSON *o, const char *k, int64_t t)
 	}
 }
 
+/* The compact form is written directly: it is what every stored revision
+ * costs, and building a cJSON tree of an 11 KB story only to print it
+ * took longer than the rest of storing it. Byte for byte what
+ * cJSON_PrintUnformatted() prints for the same tree. */
+static void jstr(struct sbuf *b, const char *v)
+{
+	if (!v) {
+		sbuf_add(b, "null", 4);
+		return;
+	}
+	sbuf_addc(b, '"');
+	const unsigned char *p = (const unsigned char *)v, *run = p;
+	size_t len = strlen(v);
+	const unsigned char *end = p + len;
+	for (;; p++) {
+		/* Eight bytes at a time while none is a control character, a
+		 * quote or a backslash (nor the terminating NUL). */
+		while (end - p >= 8) {
+			uint64_t x;
+			memcpy(&x, p, 8);
+			const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+			uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+			uint64_t special = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+			if (special & highs)
+				break;
+			p += 8;
+		}
+		unsigned c = *p;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		sbuf_add(b, (const char *)run, (size_t)(p - run));
+		if (!c)
+			break;
+		run = p + 1;
+		switch (c) {
+		case '"': sbuf_add(b, "\\\"", 2); break;
+		case '\\': sbuf_add(b, "\\\\", 2); break;
+		case '\b': sbuf_add(b, "\\b", 2); break;
+		case '\f': sbuf_add(b, "\\f", 2); break;
+		case '\n': sbuf_add(b, "\\n", 2); break;
+		case '\r': sbuf_add(b, "\\r", 2); break;
+		case '\t': sbuf_add(b, "\\t", 2); break;
+		default: sbuf_addf(b, "\\u%04x", c); break;
+		}
+	}
+	sbuf_addc(b, '"');
+}
+
+static void jkey(struct sbuf *b, const char *k, int *first)
+{
+	if (!*first)
+		sbuf_addc(b, ',');
+	*first = 0;
+	sbuf_addc(b, '"');
+	sbuf_adds(b, k);
+	sbuf_add(b, "\":", 2);
+}
+
+static void jlang_strings(struct sbuf *b, const char *k, char *const v[STORY_NLANG], int *first)
+{
+	jkey(b, k, first);
+	int f = 1;
+	sbuf_addc(b, '{');
+	for (int l = 0; l < STORY_NLANG; l++)
+		if (v[l]) {
+			jkey(b, story_lang_name[l], &f);
+			jstr(b, v[l]);
+		}
+	sbuf_addc(b, '}');
+}
+
+static void jstrv(struct sbuf *b, const struct strv *sv)
+{
+	sbuf_addc(b, '[');
+	for (size_t i = 0; i < sv->n; i++) {
+		if (i)
+			sbuf_addc(b, ',');
+		jstr(b, sv->v[i]);
+	}
+	sbuf_addc(b, ']');
+}
+
+static void jlang_lists(struct sbuf *b, const char *k, const struct strv v[STORY_NLANG], int *first)
+{
+	jkey(b, k, first);
+	int f = 1;
+	sbuf_addc(b, '{');
+	for (int l = 0; l < STORY_NLANG; l++)
+		if (v[l].n) {
+			jkey(b, story_lang_name[l], &f);
+			jstrv(b, &v[l]);
+		}
+	sbuf_addc(b, '}');
+}
+
+static void jtime(struct sbuf *b, const char *k, int64_t t, int *first)
+{
+	jkey(b, k, first);
+	if (t > 0) {
+		char buf[32];
+		time_iso(t, buf);
+		jstr(b, buf);
+	} else {
+		sbuf_add(b, "null", 4);
+	}
+}
+
+static char *analysis_url(const struct story *s, const char *public_url)
+{
+	if (!public_url || !*public_url || !s->id)
+		return NULL;
+	size_t n = strlen(public_url);
+	return xasprintf("%.*s/s/%s", (int)(n && public_url[n - 1] == '/' ? n - 1 : n), public_url, s->id);
+}
+
+static char *story_to_json_compact(const struct story *s, const char *public_url)
+{
+	struct sbuf b = {0};
+	int first = 1;
+	sbuf_addc(&b, '{');
+	jkey(&b, "id", &first);
+	jstr(&b, s->id);
+	jkey(&b, "source", &first);
+	jstr(&b, s->source);
+	jkey(&b, "url", &first);
+	jstr(&b, s->url);
+	jkey(&b, "url_zh", &first);
+	jstr(&b, s->url_zh);
+	jkey(&b, "lang", &first);
+	sbuf_addc(&b, '[');
+	int nl = 0;
+	for (int l = 0; l < STORY_NLANG; l++)
+		if (story_has_lang(s, l)) {
+			if (nl++)
+				sbuf_addc(&b, ',');
+			jstr(&b, story_lang_name[l]);
+		}
+	sbuf_addc(&b, ']');
+	jlang_strings(&b, "title", s->title, &first);
+	jlang_strings(&b, "summary", s->summary, &first);
+	jkey(&b, "scores", &first);
+	sbuf_addc(&b, '{');
+	for (int i = 0; i < STORY_NSCORES; i++) {
+		if (i)
+			sbuf_addc(&b, ',');
+		sbuf_addf(&b, "\"%s\":", story_score_name[i]);
+		if (s->scores[i] >= 0)
+			sbuf_addf(&b, "%d", s->scores[i]);
+		else
+			sbuf_add(&b, "null", 4);
+	}
+	sbuf_addc(&b, '}');
+	jlang_lists(&b, "tldr", s->tldr, &first);
+	jlang_lists(&b, "key_data", s->key_data, &first);
+	jlang_strings(&b, "analysis", s->analysis, &first);
+	jlang_lists(&b, "insights", s->insights, &first);
+	jkey(&b, "faq", &first);
+	sbuf_addc(&b, '{');
+	int ff = 1;
+	for (int l = 0; l < STORY_NLANG; l++) {
+		if (!s->faq[l].n)
+			continue;
+		jkey(&b, story_lang_name[l], &ff);
+		sbuf_addc(&b, '[');
+		for (size_t i = 0; i < s->faq[l].n; i++) {
+			sbuf_add(&b, i ? ",{\"q\":" : "{\"q\":", i ? 6 : 5);
+			jstr(&b, s->faq[l].v[i].q);
+			sbuf_add(&b, ",\"a\":", 5);
+			jstr(&b, s->faq[l].v[i].a);
+			sbuf_addc(&b, '}');
+		}
+		sbuf_addc(&b, ']');
+	}
+	sbuf_addc(&b, '}');
+	jkey(&b, "tags", &first);
+	sbuf_addc(&b, '[');
+	for (size_t i = 0; i < s->ntags; i++) {
+		int tf = 1;
+		sbuf_add(&b, i ? ",{" : "{", i ? 2 : 1);
+		if (s->tags[i].en) {
+			jkey(&b, "en", &tf);
+			jstr(&b, s->tags[i].en);
+		}
+		if (s->tags[i].zh) {
+			jkey(&b, "zh", &tf);
+			jstr(&b, s->tags[i].zh);
+		}
+		sbuf_addc(&b, '}');
+	}
+	sbuf_addc(&b, ']');
+	jkey(&b, "topics", &first);
+	jstrv(&b, &s->topics);
+	jkey(&b, "entities", &first);
+	jstrv(&b, &s->entities);
+	jtime(&b, "published_at", s->published_at, &first);
+	jtime(&b, "updated_at", s->updated_at, &first);
+	jkey(&b, "revision", &first);
+	sbuf_addf(&b, "%d", s->revision);
+	jkey(&b, "analysis_url", &first);
+	char *u = analysis_url(s, public_url);
+	jstr(&b, u);
+	free(u);
+	sbuf_addc(&b, '}');
+	return sbuf_take(&b);
+}
+
 char *story_to_json(const struct story *s, const char *public_url, int pretty)
 {
+	if (!pretty)
+		return story_to_json_compact(s, public_url);
 	cJSON *o = cJSON_CreateObject();
 	add_str_or_null(o, "id", s->id);
 	add_str_or_null(o, "source", s->source);
@@ -215,15 +423,13 @@ char *story_to_json(const struct story *s, const char *public_url, int pretty)
 	add_time(o, "published_at", s->published_at);
 	add_time(o, "updated_at", s->updated_at);
 	cJSON_AddNumberToObject(o, "revision", s->revision);
-	if (public_url && *public_url && s->id) {
-		size_t n = strlen(public_url);
-		char *u = xasprintf("%.*s/s/%s", (int)(n && public_url[n - 1] == '/' ? n - 1 : n), public_url, s->id);
+	char *u = analysis_url(s, public_url);
+	if (u)
 		cJSON_AddStringToObject(o, "analysis_url", u);
-		free(u);
-	} else {
+	else
 		cJSON_AddNullToObject(o, "analysis_url");
-	}
-	char *out = pretty ? cJSON_Print(o) : cJSON_PrintUnformatted(o);
+	free(u);
+	char *out = cJSON_Print(o);
 	cJSON_Delete(o);
 	char *ret = xstrdup(out);
 	cJSON_free(out);
@@ -536,14 +742,15 @@ int story_from_json_text(const char *text, size_t len, story_json_cb cb, void *u
 
 /* ---- revisions ------------------------------------------------------------ */
 
+/* Fingerprints are stored: changing how they are computed needs a
+ * migration that recomputes them (schema 2 did, store_search_rebuild). */
 static void fp_str(uint64_t *h, const char *s)
 {
-	static const char nul = 0, none = 1;
+	static const char none = 1;
 	if (s)
-		*h = hash64(s, strlen(s) + 1, *h);
+		*h = hash64_fast(s, strlen(s) + 1, *h);
 	else
-		*h = hash64(&none, 1, *h);
-	*h = hash64(&nul, 1, *h);
+		*h = hash64_fast(&none, 1, *h);
 }
 
 static void fp_strv(uint64_t *h, const struct strv *sv)
@@ -555,11 +762,15 @@ static void fp_strv(uint64_t *h, const struct strv *sv)
 
 static uint64_t fp_part(const struct story *s, const char *part)
 {
-	uint64_t h = hash64(part, strlen(part), 0);
+	uint64_t h = hash64_fast(part, strlen(part), 0);
 	if (!strcmp(part, "title")) {
 		fp_str(&h, s->title[0]), fp_str(&h, s->title[1]);
 	} else if (!strcmp(part, "scores")) {
-		h = hash64(s->scores, sizeof s->scores, h);
+		unsigned char sc[4 * STORY_NSCORES];
+		for (int i = 0; i < STORY_NSCORES; i++)
+			for (int b = 0; b < 4; b++)
+				sc[4 * i + b] = (unsigned char)((uint32_t)s->scores[i] >> (8 * b));
+		h = hash64_fast(sc, sizeof sc, h);
 	} else if (!strcmp(part, "tldr")) {
 		fp_strv(&h, &s->tldr[0]), fp_strv(&h, &s->tldr[1]);
 	} else if (!strcmp(part, "analysis")) {
@@ -588,7 +799,10 @@ uint64_t story_fingerprint(const struct story *s)
 	uint64_t h = 0;
 	for (size_t i = 0; i < sizeof fp_parts / sizeof *fp_parts; i++) {
 		uint64_t p = fp_part(s, fp_parts[i]);
-		h = hash64(&p, sizeof p, h);
+		unsigned char le[8];
+		for (int b = 0; b < 8; b++)
+			le[b] = (unsigned char)(p >> (8 * b));
+		h = hash64_fast(le, sizeof le, h);
 	}
 	return h;
 }
@@ -601,4 +815,48 @@ void story_diff(const struct story *a, const struct story *b, struct sbuf *chang
 				sbuf_addc(changed, ',');
 			sbuf_adds(changed, fp_parts[i]);
 		}
+}
+
+static void add_text(struct sbuf *b, const char *s)
+{
+	if (!s || !*s)
+		return;
+	/* " | " keeps a phrase from matching across two items. */
+	if (b->len)
+		sbuf_adds(b, " | ");
+	sbuf_adds(b, s);
+}
+
+static void add_strv(struct sbuf *b, const struct strv *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		add_text(b, v->v[i]);
+}
+
+void story_field_text(const struct story *s, int field, struct sbuf *b)
+{
+	for (int l = 0; l < STORY_NLANG; l++) {
+		switch (field) {
+		case STORY_F_TITLE:
+			add_text(b, s->title[l]);
+			break;
+		case STORY_F_SUMMARY:
+			add_text(b, s->summary[l]);
+			break;
+		case STORY_F_TLDR:
+			add_strv(b, &s->tldr[l]);
+			break;
+		case STORY_F_KEYDATA:
+			add_strv(b, &s->key_data[l]);
+			break;
+		case STORY_F_ANALYSIS:
+			add_text(b, s->analysis[l]);
+			add_strv(b, &s->insights[l]);
+			for (size_t i = 0; i < s->faq[l].n; i++) {
+				add_text(b, s->faq[l].v[i].q);
+				add_text(b, s->faq[l].v[i].a);
+			}
+			break;
+		}
+	}
 }

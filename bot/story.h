@@ -84,6 +84,13 @@ char *story_to_json(const struct story *s, const char *public_url, int pretty);
 typedef void (*story_json_cb)(void *ud, struct story *s, const char *where, const char *err);
 int story_from_json_text(const char *text, size_t len, story_json_cb cb, void *ud, char **err_out);
 
+/* The text fields a story is matched and searched by. */
+enum { STORY_F_TITLE, STORY_F_SUMMARY, STORY_F_TLDR, STORY_F_KEYDATA, STORY_F_ANALYSIS, STORY_NTEXT };
+/* Append text field f (STORY_F_*) of both languages to b: the analysis
+ * field holds the analysis, insights and FAQ. Items and languages are
+ * joined by " | ", so a phrase never runs from one into the next. */
+void story_field_text(const struct story *s, int f, struct sbuf *b);
+
 /* Content fingerprint over the fields that make a new revision (title,
  * summary, scores, TL;DR, analysis, key data, insights, faq, tags, urls).
  * `changed` (optional) receives a comma list of which of

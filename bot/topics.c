@@ -60,6 +60,11 @@ struct match {
 	size_t end; /* offset just past the match */
 };
 
+struct ac_event {
+	uint32_t state; /* encoded position, as transitions hold it */
+	size_t end;
+};
+
 struct keyword {
 	char *norm; /* normalised, '*' kept for prefixes; owned */
 	int pat;
@@ -130,6 +135,9 @@ struct topics {
 	 * owner the count credited so far plus the list of owners touched. */
 	struct match *scratch;
 	size_t nscratch, scratch_cap;
+	/* Reporting states met by the interleaved walks, per walk. */
+	struct ac_event *ev[4];
+	size_t nev[4], capev[4];
 	uint32_t *owner_count, *touched;
 	size_t ntouched, count_cap;
 	uint32_t maxlen; /* longest pat in the automaton */
@@ -856,6 +864,8 @@ void topics_free(struct topics *t)
 	strv_free(&t->strings);
 	ac_free(&t->ac);
 	free(t->scratch);
+	for (int k = 0; k < 4; k++)
+		free(t->ev[k]);
 	free(t->owner_count);
 	free(t->touched);
 	free(t);
@@ -1248,6 +1258,63 @@ static void flush_matches(struct topics *t, size_t pos)
 	t->nscratch -= n;
 }
 
+static void ev_push(struct topics *t, int k, uint32_t state, size_t end)
+{
+	if (t->nev[k] == t->capev[k]) {
+		t->capev[k] = t->capev[k] ? t->capev[k] * 2 : 256;
+		t->ev[k] = xrealloc(t->ev[k], t->capev[k] * sizeof *t->ev[k]);
+	}
+	t->ev[k][t->nev[k]++] = (struct ac_event){state, end};
+}
+
+/* One walk over p[from, to) from state *st, noting reporting states as
+ * events of walk k (appended). */
+static void ac_walk(struct topics *t, const unsigned char *p, size_t from, size_t to, uint32_t *st, int k)
+{
+	const struct ac *a = &t->ac;
+	const uint32_t *dense = a->dense;
+	const uint8_t *cls = a->cls;
+	const uint32_t dl = a->dense_limit;
+	uint32_t s = *st;
+	for (size_t i = from; i < to; i++) {
+		unsigned c = cls[p[i]];
+		uint32_t v = s < dl ? dense[s + c] : ac_delta(a, s, c);
+		s = v >> 1;
+		if (v & 1)
+			ev_push(t, k, s, i + 1);
+	}
+	*st = s;
+}
+
+/* Four walks in lockstep, n bytes each from pos[k]. */
+static void ac_walk4(struct topics *t, const unsigned char *p, const size_t pos[4], size_t n, uint32_t st[4])
+{
+	const struct ac *a = &t->ac;
+	const uint32_t *dense = a->dense;
+	const uint8_t *cls = a->cls;
+	const uint32_t dl = a->dense_limit;
+	const unsigned char *p0 = p + pos[0], *p1 = p + pos[1], *p2 = p + pos[2], *p3 = p + pos[3];
+	uint32_t s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v0 = s0 < dl ? dense[s0 + cls[p0[i]]] : ac_delta(a, s0, cls[p0[i]]);
+		uint32_t v1 = s1 < dl ? dense[s1 + cls[p1[i]]] : ac_delta(a, s1, cls[p1[i]]);
+		uint32_t v2 = s2 < dl ? dense[s2 + cls[p2[i]]] : ac_delta(a, s2, cls[p2[i]]);
+		uint32_t v3 = s3 < dl ? dense[s3 + cls[p3[i]]] : ac_delta(a, s3, cls[p3[i]]);
+		s0 = v0 >> 1, s1 = v1 >> 1, s2 = v2 >> 1, s3 = v3 >> 1;
+		if ((v0 | v1 | v2 | v3) & 1) {
+			if (v0 & 1)
+				ev_push(t, 0, s0, pos[0] + i + 1);
+			if (v1 & 1)
+				ev_push(t, 1, s1, pos[1] + i + 1);
+			if (v2 & 1)
+				ev_push(t, 2, s2, pos[2] + i + 1);
+			if (v3 & 1)
+				ev_push(t, 3, s3, pos[3] + i + 1);
+		}
+	}
+	st[0] = s0, st[1] = s1, st[2] = s2, st[3] = s3;
+}
+
 void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 		 struct topics_result *out)
 {
@@ -1268,18 +1335,46 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 	}
 	const struct ac *a = &t->ac;
 	const unsigned char *p = (const unsigned char *)norm;
-	const uint32_t *dense = a->dense;
-	const uint8_t *cls = a->cls;
-	const uint32_t dl = a->dense_limit;
-	uint32_t s = 0;
 	t->nscratch = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned c = cls[p[i]];
-		uint32_t v = s < dl ? dense[s + c] : ac_delta(a, s, c);
-		s = v >> 1;
-		if (v & 1)
-			report(t, ac_id(a, s), p, len, i + 1);
+	if (len < 256 || len < (size_t)t->maxlen * 8) {
+		uint32_t st = 0;
+		t->nev[0] = 0;
+		ac_walk(t, p, 0, len, &st, 0);
+		for (size_t e = 0; e < t->nev[0]; e++)
+			report(t, ac_id(a, t->ev[0][e].state), p, len, t->ev[0][e].end);
+	} else {
+		/* Four walks over four quarters at once: each byte's step waits
+		 * on the previous byte's table load, so one walk leaves the CPU
+		 * idle most of the time; four independent ones overlap their
+		 * loads. A walk starts maxlen bytes before its quarter, so it
+		 * sees every match that ends inside the quarter, and reports
+		 * only those; the quarters' matches, in order, are the text's. */
+		size_t bound[5], pos[4];
+		uint32_t st[4] = {0, 0, 0, 0};
+		for (int k = 0; k < 4; k++) {
+			bound[k] = len / 4 * (size_t)k;
+			pos[k] = k ? bound[k] - t->maxlen : 0;
+			t->nev[k] = 0;
+		}
+		bound[4] = len;
+		size_t common = bound[1] - pos[0];
+		for (int k = 1; k < 4; k++)
+			if (bound[k + 1] - pos[k] < common)
+				common = bound[k + 1] - pos[k];
+		ac_walk4(t, p, pos, common, st);
+		for (int k = 0; k < 4; k++)
+			ac_walk(t, p, pos[k] + common, bound[k + 1], &st[k], k);
+		for (int k = 0; k < 4; k++)
+			for (size_t e = 0; e < t->nev[k]; e++)
+				if (k == 0 || t->ev[k][e].end > bound[k])
+					report(t, ac_id(a, t->ev[k][e].state), p, len, t->ev[k][e].end);
 	}
+	for (int k = 0; k < 4; k++)
+		if (t->capev[k] > 4096) { /* not kept after a burst */
+			free(t->ev[k]);
+			t->ev[k] = NULL;
+			t->capev[k] = t->nev[k] = 0;
+		}
 	out->bytes_scanned += len;
 	credit(t, t->nscratch);
 	t->nscratch = 0;
@@ -1305,50 +1400,6 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 }
 
 /* ---- classification ---- */
-
-static void add_text(struct sbuf *b, const char *s)
-{
-	if (!s || !*s)
-		return;
-	/* " | " keeps a phrase from matching across two items. */
-	if (b->len)
-		sbuf_adds(b, " | ");
-	sbuf_adds(b, s);
-}
-
-static void add_strv(struct sbuf *b, const struct strv *v)
-{
-	for (size_t i = 0; i < v->n; i++)
-		add_text(b, v->v[i]);
-}
-
-static void field_text(const struct story *s, int field, struct sbuf *b)
-{
-	for (int l = 0; l < STORY_NLANG; l++) {
-		switch (field) {
-		case TOPICS_F_TITLE:
-			add_text(b, s->title[l]);
-			break;
-		case TOPICS_F_SUMMARY:
-			add_text(b, s->summary[l]);
-			break;
-		case TOPICS_F_TLDR:
-			add_strv(b, &s->tldr[l]);
-			break;
-		case TOPICS_F_KEYDATA:
-			add_strv(b, &s->key_data[l]);
-			break;
-		case TOPICS_F_ANALYSIS:
-			add_text(b, s->analysis[l]);
-			add_strv(b, &s->insights[l]);
-			for (size_t i = 0; i < s->faq[l].n; i++) {
-				add_text(b, s->faq[l].v[i].q);
-				add_text(b, s->faq[l].v[i].a);
-			}
-			break;
-		}
-	}
-}
 
 /* One tag side: the tag map first, else any exact topic/entity name. */
 static int tag_lookup(const struct topics *t, const char *text, int *kind, size_t *index,
@@ -1389,7 +1440,7 @@ int topics_classify_keep(struct topics *t, const struct story *s, struct topics_
 		if (f == TOPICS_F_TAGS)
 			continue;
 		sbuf_reset(&raw);
-		field_text(s, f, &raw);
+		story_field_text(s, f, &raw);
 		if (!raw.len)
 			continue;
 		size_t len;

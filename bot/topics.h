@@ -35,13 +35,14 @@
 #include "story.h"
 
 enum { TOPICS_TOPIC = 0, TOPICS_ENTITY = 1, TOPICS_KEYWORD = 2 };
+/* The story's text fields (STORY_F_*), then its tags. */
 enum {
-	TOPICS_F_TITLE,
-	TOPICS_F_SUMMARY,
-	TOPICS_F_TLDR,
-	TOPICS_F_KEYDATA,
-	TOPICS_F_ANALYSIS, /* analysis, insights and FAQ */
-	TOPICS_F_TAGS,
+	TOPICS_F_TITLE = STORY_F_TITLE,
+	TOPICS_F_SUMMARY = STORY_F_SUMMARY,
+	TOPICS_F_TLDR = STORY_F_TLDR,
+	TOPICS_F_KEYDATA = STORY_F_KEYDATA,
+	TOPICS_F_ANALYSIS = STORY_F_ANALYSIS, /* analysis, insights and FAQ */
+	TOPICS_F_TAGS = STORY_NTEXT,
 	TOPICS_NFIELDS
 };
 /* "title", "summary", "tldr", "key_data", "analysis", "tags" */

@@ -82,7 +82,7 @@ expect_eq "no input is a usage error" "$($A ingest >/dev/null 2>&1; echo $?)" 2
 # A new empty database file is migrated; a junk database is refused clearly.
 : > $TMP/empty.db
 expect_eq "empty db migrates" "$($BIN --db $TMP/empty.db list --json)" "[]"
-expect_eq "user_version" "$(sqlite3 $TMP/empty.db 'pragma user_version')" 1
+expect_eq "user_version" "$(sqlite3 $TMP/empty.db 'pragma user_version')" 2
 head -c 5000 /dev/urandom > $TMP/junk.db
 check "junk db refused" sh -c "! $BIN --db $TMP/junk.db list"
 
@@ -104,7 +104,8 @@ n=$(sqlite3 $DB "select count(*) from stories where id like 'k-%'")
 check "some stored before the kill ($n)" test "$n" -gt 0
 check "killed mid-way ($n of 3000)" test "$n" -lt 3000
 expect_eq "every story has its revision" "$(sqlite3 $DB "select count(*) from stories s where not exists (select 1 from revisions r where r.story_id = s.id and r.revision = s.revision)")" 0
-expect_eq "every story is indexed" "$(sqlite3 $DB "select (select count(*) from stories) - (select count(*) from story_fts_docsize)")" 0
+expect_eq "every story is indexed" "$(sqlite3 $DB "select (select count(*) from stories) - (select coalesce(sum(ndocs), 0) from search_seg) + (select count(*) from search_dead)")" 0
+expect_eq "index covers the newest story" "$(sqlite3 $DB "select (select max(rowid) from stories) = (select max(max_doc) from search_seg)")" 1
 expect_eq "integrity" "$(sqlite3 $DB 'pragma integrity_check')" ok
 out=$($A ingest --no-alerts $TMP/many.jsonl 2>&1)
 expect_eq "re-run completes the rest" "$(sqlite3 $DB "select count(*) from stories where id like 'k-%'")" 3000

@@ -109,9 +109,11 @@ static void test_samples(struct app *a)
 	const char *want_e[] = {"meta", "openai", "google", "anthropic"};
 	for (int i = 0; i < 4; i++)
 		T_OK(strv_contains(&s.entities, want_e[i]), "sample 001 entity %s", want_e[i]);
-	char *ev = store_story_evidence(a->store, id, "topic", "compute");
-	T_OK(ev && (strstr(ev, "算力") || strstr(ev, "gigawatt")), "evidence kept: %s", ev ? ev : "(none)");
+	char *ev = app_story_evidence(a, id, "topic", "compute");
+	T_OK(ev && (strstr(ev, "算力") || strstr(ev, "gigawatt")), "evidence: %s", ev ? ev : "(none)");
 	free(ev);
+	T_OK(!app_story_evidence(a, id, "topic", "no-such-topic"), "no evidence for an unknown topic");
+	T_OK(!app_story_evidence(a, "s-nope", "topic", "compute"), "no evidence for an unknown story");
 	/* impact 70 + compute -> C-INFRA; 算力 -> mm town (lang zh) */
 	T_STR(outbox(a), "alert:work:channel:C-INFRA:r1 alert:mm:channel:town:r1");
 	free(id);

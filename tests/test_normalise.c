@@ -1,4 +1,6 @@
 /* test_normalise — folding and Traditional → Simplified on real strings. */
+#include <stdint.h>
+
 #include "normalise.h"
 #include "t.h"
 #include "util.h"
@@ -21,6 +23,63 @@ static void check(const char *s, const char *want, int line)
 }
 #define CHECK(s, want) check(s, want, __LINE__)
 
+/* The fast paths (eight ASCII bytes at a time, CJK bytes copied as they
+ * are) against a one-character-at-a-time reference, on random text made
+ * of pieces whose folding is known: ASCII, spaces and controls, accented
+ * and full-width letters, ideographs, zero-width and invalid bytes. */
+struct piece {
+	const char *in, *out; /* out: folded; "" dropped; " " a space */
+};
+
+static void test_fast_paths_random(void)
+{
+	static const struct piece pieces[] = {
+		{"a", "a"}, {"Z", "z"}, {"Q", "q"}, {"m", "m"}, {"7", "7"}, {".", "."}, {"-", "-"},
+		{"@", "@"}, {"[", "["}, {"`", "`"}, {"{", "{"}, {"~", "~"}, {" ", " "}, {"\n", " "},
+		{"\t", " "}, {"\r", " "}, {"\x01", " "}, {"\x7f", " "}, {"\xc2\xa0", " "},
+		{"\xe3\x80\x80", " "}, {"\xe2\x80\x8b", ""}, {"\xc2\xad", ""}, {"\xc3\x89", "\xc3\xa9"},
+		{"\xc3\xa9", "\xc3\xa9"}, {"\xef\xbc\xa1", "a"}, {"\xef\xbc\x83", "#"},
+		{"\xe4\xb8\xad", "\xe4\xb8\xad"}, {"\xe7\xae\x97", "\xe7\xae\x97"},
+		{"\xe3\x81\x8b", "\xe3\x81\x8b"}, {"\xff", "\xef\xbf\xbd"},
+	};
+	const size_t np = sizeof pieces / sizeof *pieces;
+	uint64_t r = 0x2545F4914F6CDD1DULL;
+	int bad = 0;
+	for (int it = 0; it < 20000; it++) {
+		struct sbuf in = {0}, want = {0};
+		int last_space = 1;
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		int n = (int)(r % 90);
+		for (int k = 0; k < n; k++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			/* mostly plain letters, so the eight-byte path runs */
+			const struct piece *p = &pieces[(r >> 8) % 4 ? (r >> 16) % 13 : (r >> 16) % np];
+			sbuf_adds(&in, p->in);
+			if (!*p->out)
+				continue;
+			if (!strcmp(p->out, " ")) {
+				if (!last_space)
+					sbuf_addc(&want, ' ');
+				last_space = 1;
+				continue;
+			}
+			sbuf_adds(&want, p->out);
+			last_space = 0;
+		}
+		if (want.len && want.s[want.len - 1] == ' ')
+			want.len--;
+		size_t len;
+		char *got = normalise_text(nz, in.s ? in.s : "", in.len, &len);
+		if ((len != want.len || memcmp(got, want.s ? want.s : "", len)) && bad++ < 3)
+			printf("# normalise(\"%.*s\") = \"%s\", want \"%.*s\"\n", (int)in.len, in.s, got,
+			       (int)want.len, want.s);
+		free(got);
+		sbuf_free(&in);
+		sbuf_free(&want);
+	}
+	T_INT(bad, 0);
+}
+
 int main(void)
 {
 	char *err = NULL;
@@ -28,6 +87,8 @@ int main(void)
 	T_OK(nz != NULL, "normaliser_new: %s", err ? err : "?");
 	if (!nz)
 		return t_done();
+
+	test_fast_paths_random();
 
 	/* Full-width forms and the ideographic space. */
 	CHECK("ＧＰＵ　Ｎｖｉｄｉａ", "gpu nvidia");

@@ -21,16 +21,20 @@ static struct story mk(const char *id, const char *en, const char *zh, int hot)
 	return s;
 }
 
+/* Store s with the given analysis text, indexed as the app indexes it. */
 static int put(struct store *st, struct story *s, const char *analysis)
 {
-	char *title = xasprintf("%s\n%s", s->title[0], s->title[1] ? s->title[1] : "");
-	struct store_text t = {title, NULL, NULL, analysis};
-	if (store_begin(st)) {
-		free(title);
-		return -1;
-	}
-	int rc = store_story_put(st, s, story_fingerprint(s), "new", &t, 1700000000 + s->revision);
-	free(title);
+	free(s->analysis[STORY_EN]);
+	s->analysis[STORY_EN] = analysis ? xstrdup(analysis) : NULL;
+	char *texts[STORY_NTEXT];
+	size_t lens[STORY_NTEXT];
+	store_story_texts(st, s, texts, lens);
+	int rc = store_begin(st);
+	if (!rc)
+		rc = store_story_put(st, s, story_fingerprint(s), "new", (const char *const *)texts, lens,
+				     1700000000 + s->revision);
+	for (int f = 0; f < STORY_NTEXT; f++)
+		free(texts[f]);
 	return rc ? (store_rollback(st), rc) : store_commit(st);
 }
 
@@ -141,17 +145,36 @@ static void test_revisions_and_search(void)
 	T_INT(store_story_get(st, "s-zzz", 0, &got), 0);
 	story_free(&got);
 
-	/* Classification rows drive list --topic. */
-	T_INT(store_begin(st), 0);
-	T_INT(store_story_class_put(st, "s-b", "topic", "energy", 3, "hydropower×1 (title)"), 0);
-	T_INT(store_commit(st), 0);
+	/* Classification rows (the story's topics and entities) drive list
+	 * --topic and --entity; a revision replaces them. */
+	strv_push(&b.topics, "energy");
+	strv_push(&b.entities, "tsmc");
+	b.revision = 2;
+	T_INT(put(st, &b, "人才流动 talent war"), 0);
 	struct ids c = {{0}, 0};
 	struct store_query qr = {.topic = "energy"};
 	T_INT(store_list(st, &qr, ids_cb, &c), 1);
 	T_STR(c.buf, "s-b");
-	char *ev = store_story_evidence(st, "s-b", "topic", "energy");
-	T_STR(ev, "hydropower×1 (title)");
-	free(ev);
+	memset(&c, 0, sizeof c);
+	struct store_query qe = {.topic = "energy", .entity = "tsmc"};
+	T_INT(store_list(st, &qe, ids_cb, &c), 1);
+	memset(&c, 0, sizeof c);
+	struct store_query qn = {.topic = "energy", .entity = "nvidia"};
+	T_INT(store_list(st, &qn, ids_cb, &c), 0);
+	memset(&c, 0, sizeof c);
+	struct store_query qo = {.entity = "tsmc", .order = STORE_ORDER_SCORE};
+	T_INT(store_list(st, &qo, ids_cb, &c), 1);
+	T_STR(c.buf, "s-b");
+	strv_free(&b.topics);
+	strv_push(&b.topics, "chips");
+	b.revision = 3;
+	T_INT(put(st, &b, "人才流动 talent war"), 0);
+	memset(&c, 0, sizeof c);
+	T_INT(store_list(st, &qr, ids_cb, &c), 0);
+	memset(&c, 0, sizeof c);
+	struct store_query qc = {.topic = "chips"};
+	T_INT(store_list(st, &qc, ids_cb, &c), 1);
+	T_STR(search(st, "talent"), "s-b");
 	memset(&c, 0, sizeof c);
 	struct store_query top = {.order = STORE_ORDER_SCORE, .limit = 1};
 	T_INT(store_list(st, &top, ids_cb, &c), 1);

@@ -1,6 +1,8 @@
 /* test_story — the story JSON shape, input errors with JSON paths, ids, revisions. */
 #include <stdlib.h>
 
+#include <cJSON.h>
+
 #include "story.h"
 #include "t.h"
 
@@ -74,6 +76,20 @@ static void test_roundtrip(void)
 	T_STR(j2, j);
 	free(j);
 	free(j2);
+	/* The compact writer prints what cJSON prints for the same story,
+	 * control characters, quotes and backslashes included. */
+	free(s->summary[STORY_EN]);
+	s->summary[STORY_EN] = xstrdup("tab\t nl\n cr\r bs\\ q\" bell\a esc\x1b / \x7f 中文 \xe2\x80\xae");
+	story_faq_push(&s->faq[STORY_ZH], "问\"题", NULL);
+	j = story_to_json(s, NULL, 0);
+	char *pretty = story_to_json(s, NULL, 1);
+	cJSON *tree = cJSON_Parse(pretty);
+	char *ref = tree ? cJSON_PrintUnformatted(tree) : NULL;
+	T_STR(j, ref ? ref : "(cJSON failed)");
+	cJSON_free(ref);
+	cJSON_Delete(tree);
+	free(pretty);
+	free(j);
 	got_free(&g2);
 	got_free(&g);
 }

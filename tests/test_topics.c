@@ -423,6 +423,41 @@ static void test_user_keywords(struct topics *t)
 	topics_result_free(&r);
 }
 
+/* Long texts are scanned by four interleaved walks over four quarters
+ * (topics_scan); a text of 33 copies of a short one must count every
+ * keyword exactly 33 times what one copy (scanned in one walk) counts,
+ * whatever falls on a quarter's edge, contained matches included. */
+static void test_long_text_walks(struct topics *t)
+{
+	struct story s;
+	T_INT(sample_story("001", &s), 0);
+	struct sbuf one = {0}, many = {0};
+	story_field_text(&s, STORY_F_TLDR, &one);
+	size_t len1;
+	char *n1 = normalise_text(nz, one.s, one.len, &len1);
+	/* cut to under 256 bytes (one walk), on a space */
+	while (len1 >= 250 || (len1 && n1[len1] != ' '))
+		len1--;
+	n1[len1++] = ' ';
+	T_OK(len1 < 256, "one copy is scanned in one walk (%zu bytes)", len1);
+	for (int i = 0; i < 33; i++)
+		sbuf_add(&many, n1, len1);
+	struct topics_result r1 = {0}, rn = {0};
+	topics_scan(t, n1, len1, TOPICS_F_ANALYSIS, &r1);
+	topics_scan(t, many.s, many.len, TOPICS_F_ANALYSIS, &rn);
+	int same = r1.nhits == rn.nhits && r1.nhits >= 4;
+	for (size_t i = 0; same && i < r1.nhits; i++)
+		same = rn.hits[i].kind == r1.hits[i].kind && rn.hits[i].index == r1.hits[i].index &&
+		       rn.hits[i].count == 33 * r1.hits[i].count;
+	T_OK(same, "four walks count 33x one walk (%zu vs %zu hits)", rn.nhits, r1.nhits);
+	topics_result_free(&r1);
+	topics_result_free(&rn);
+	free(n1);
+	sbuf_free(&one);
+	sbuf_free(&many);
+	story_free(&s);
+}
+
 /* ---- differential test against brute force ---- */
 
 static uint64_t rng = 88172645463325252ULL;
@@ -560,6 +595,7 @@ int main(void)
 		test_traditional(t);
 		test_threshold_and_tags(t);
 		test_user_keywords(t);
+		test_long_text_walks(t);
 		test_differential(t);
 	}
 	test_boundaries();

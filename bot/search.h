@@ -1,0 +1,84 @@
+/* search — the full-text index over stories: English and Chinese alike.
+ *
+ * Text (already normalised: case, width, Traditional -> Simplified) is cut
+ * into units: words (runs of letters and digits) and CJK characters. A
+ * document's terms are its distinct words, its CJK characters, and its
+ * adjacent CJK pairs, each kept as a 63-bit hash. The index maps terms to
+ * the documents holding them, without positions; a query word that is more
+ * than one term ("数据中心", "gpt-4o", "ai算力") selects candidates through
+ * all of its terms and is then verified against the document's text.
+ *
+ * Storage is a small log-structured merge tree in SQLite tables of the
+ * caller's connection (search_seg, search_chunk, search_dead; the store's
+ * migrations create them): every flush writes the pending documents as one
+ * immutable segment of term-sorted posting lists in ~16 KB chunks, and
+ * segments of the same size class are merged eight at a time, so a query
+ * looks at a few dozen segments at most. Document ids must grow: each
+ * flush's documents are newer than everything already indexed (the store
+ * uses the stories rowid, which a revision moves to the end).
+ *
+ * Writes happen inside the caller's transaction: search_flush() before
+ * COMMIT, search_discard() on ROLLBACK. Nothing here begins or ends one.
+ *
+ * Return codes: 0 ok, negative on an SQLite error (sqlite3_errmsg() of the
+ * connection says which).
+ */
+#ifndef AINEWS_SEARCH_H
+#define AINEWS_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sqlite3;
+struct search;
+
+/* The index over db's tables; db is borrowed and must outlive it. */
+struct search *search_new(struct sqlite3 *db);
+void search_free(struct search *s); /* NULL is fine; pending documents are dropped */
+
+/* Queue a document: n normalised texts (any may be NULL). doc must be
+ * greater than every document added or stored before: -1 (and nothing
+ * queued) when it is not. */
+int search_add(struct search *s, int64_t doc, const char *const *texts, const size_t *lens, int n);
+/* Documents queued and not yet flushed. */
+size_t search_pending(const struct search *s);
+/* Write the queued documents as a segment and merge what is due. -2 when
+ * they are not newer than the index (nothing written). */
+int search_flush(struct search *s);
+/* Forget the queued documents (the transaction rolled back). */
+void search_discard(struct search *s);
+/* doc was superseded (a new revision is indexed under a new id): its
+ * postings are dropped when its segment is next merged. */
+int search_dead(struct search *s, int64_t doc);
+/* Drop the whole index (before a rebuild). */
+int search_clear(struct search *s);
+
+/* Statistics for benchmarks and /metrics-style reporting. */
+struct search_stats {
+	int64_t segments, chunks, bytes, docs, merges;
+};
+int search_stats(struct search *s, struct search_stats *out);
+
+/* ---- queries ---- */
+
+struct search_query;
+
+/* Compile normalised query text: whitespace separates words, every word
+ * must occur (a word of several units as a phrase). Returns the number of
+ * searchable words (0: nothing searchable; *out is then NULL). Owned. */
+int search_query_compile(const char *text, struct search_query **out);
+void search_query_free(struct search_query *q);
+/* Does a candidate need search_query_verify()? 0 when every word is one
+ * term, so the index answers exactly. */
+int search_query_needs_verify(const struct search_query *q);
+
+/* Run q: cb gets each candidate document, newest first; it returns 0 to go
+ * on, 1 to stop, negative to stop with that error. Returns 0, or the
+ * callback's or an SQLite error. */
+int search_query_run(struct search *s, const struct search_query *q, int (*cb)(void *ud, int64_t doc), void *ud);
+
+/* Does every word of q occur in one of the n normalised texts (a
+ * multi-unit word as consecutive units within one text)? 1 yes, 0 no. */
+int search_query_verify(const struct search_query *q, const char *const *texts, const size_t *lens, int n);
+
+#endif

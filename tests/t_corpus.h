@@ -1,0 +1,192 @@
+/* t_corpus.h — synthetic stories for benchmarks: sample 001's shape with a
+ * growing vocabulary.
+ *
+ * Ingesting one text a hundred thousand times flatters every cache and
+ * index (a search index sees ~1,900 terms in all, not millions). Each
+ * story made here keeps the template's fields and lengths but replaces
+ * about 6% of its English words with words drawn from a Zipf distribution
+ * over 200,000 made-up words, and about 6% of its Chinese characters with
+ * characters drawn (Zipf again) from the ideographs of the Simplified
+ * samples 000 and 001, so new words and character pairs keep appearing
+ * the way they do in a real news stream. Deterministic: story i is always
+ * the same text.
+ */
+#ifndef AINEWS_T_CORPUS_H
+#define AINEWS_T_CORPUS_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "story.h"
+#include "util.h"
+
+#define T_CORPUS_WORDS 200000
+
+struct t_corpus {
+	double *word_cdf; /* T_CORPUS_WORDS */
+	uint32_t *chars;  /* ideographs of the samples */
+	double *char_cdf;
+	size_t nchars;
+	uint64_t rng;
+};
+
+static inline uint64_t t_corpus_rand(struct t_corpus *c)
+{
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return c->rng;
+}
+
+static inline double t_corpus_unit(struct t_corpus *c)
+{
+	return (double)(t_corpus_rand(c) >> 11) / 9007199254740992.0;
+}
+
+static inline size_t t_corpus_pick(const double *cdf, size_t n, double u)
+{
+	size_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (cdf[mid] < u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static inline double *t_corpus_zipf(size_t n)
+{
+	double *cdf = xmalloc(n * sizeof *cdf), sum = 0;
+	for (size_t i = 0; i < n; i++)
+		cdf[i] = (sum += 1.0 / (double)(i + 1));
+	for (size_t i = 0; i < n; i++)
+		cdf[i] /= sum;
+	return cdf;
+}
+
+/* Collect the distinct ideographs of the given texts. */
+static inline void t_corpus_init(struct t_corpus *c, const char *const *texts, size_t ntexts)
+{
+	memset(c, 0, sizeof *c);
+	c->rng = 0x9E3779B97F4A7C15ULL;
+	c->word_cdf = t_corpus_zipf(T_CORPUS_WORDS);
+	size_t cap = 0;
+	for (size_t t = 0; t < ntexts; t++) {
+		const char *s = texts[t];
+		size_t len = strlen(s);
+		for (size_t i = 0; i < len;) {
+			uint32_t cp;
+			int n = utf8_decode(s + i, len - i, &cp);
+			if (n < 1)
+				n = 1;
+			i += (size_t)n;
+			if (cp < 0x4E00 || cp > 0x9FFF)
+				continue;
+			size_t k = 0;
+			while (k < c->nchars && c->chars[k] != cp)
+				k++;
+			if (k < c->nchars)
+				continue;
+			if (c->nchars == cap) {
+				cap = cap ? cap * 2 : 256;
+				c->chars = xrealloc(c->chars, cap * sizeof *c->chars);
+			}
+			c->chars[c->nchars++] = cp;
+		}
+	}
+	c->char_cdf = t_corpus_zipf(c->nchars ? c->nchars : 1);
+}
+
+static inline void t_corpus_free(struct t_corpus *c)
+{
+	free(c->word_cdf);
+	free(c->chars);
+	free(c->char_cdf);
+	memset(c, 0, sizeof *c);
+}
+
+/* A varied copy of s: about 1 in 16 words and ideographs replaced. */
+static inline char *t_corpus_vary(struct t_corpus *c, const char *s)
+{
+	if (!s)
+		return NULL;
+	struct sbuf b = {0};
+	size_t len = strlen(s);
+	for (size_t i = 0; i < len;) {
+		unsigned char ch = (unsigned char)s[i];
+		int word_start = ((ch | 32) >= 'a' && (ch | 32) <= 'z') &&
+				 (i == 0 || !(((unsigned char)s[i - 1] | 32) >= 'a' && ((unsigned char)s[i - 1] | 32) <= 'z'));
+		if (word_start && (t_corpus_rand(c) & 15) == 0) {
+			size_t rank = t_corpus_pick(c->word_cdf, T_CORPUS_WORDS, t_corpus_unit(c));
+			char w[16];
+			int n = 0;
+			w[n++] = (char)('a' + rank % 19); /* consonant-ish start keeps it a word */
+			for (size_t r = rank / 19 + 1; r && n < 12; r /= 23)
+				w[n++] = "aeioulnrstmkdpgbvhcfwyz"[r % 23];
+			sbuf_add(&b, w, (size_t)n);
+			while (i < len && (((unsigned char)s[i] | 32) >= 'a' && ((unsigned char)s[i] | 32) <= 'z'))
+				i++;
+			continue;
+		}
+		uint32_t cp;
+		int n = utf8_decode(s + i, len - i, &cp);
+		if (n < 1)
+			n = 1;
+		if (cp >= 0x4E00 && cp <= 0x9FFF && c->nchars && (t_corpus_rand(c) & 15) == 0) {
+			char enc[4];
+			uint32_t r = c->chars[t_corpus_pick(c->char_cdf, c->nchars, t_corpus_unit(c))];
+			sbuf_add(&b, enc, (size_t)utf8_encode(r, enc));
+		} else {
+			sbuf_add(&b, s + i, (size_t)n);
+		}
+		i += (size_t)n;
+	}
+	return sbuf_take(&b);
+}
+
+static inline void t_corpus_vary_strv(struct t_corpus *c, const struct strv *in, struct strv *out)
+{
+	strv_free(out);
+	for (size_t i = 0; i < in->n; i++) {
+		char *v = t_corpus_vary(c, in->v[i]);
+		strv_push(out, v);
+		free(v);
+	}
+}
+
+/* Story number i made from tpl into *out (story_init'ed, freed first). */
+static inline void t_corpus_story(struct t_corpus *c, const struct story *tpl, int i, struct story *out)
+{
+	story_free(out);
+	story_init(out);
+	c->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ULL);
+	out->id = xasprintf("b-%07d", i);
+	out->source = xstrdup("bench");
+	for (int l = 0; l < STORY_NLANG; l++) {
+		out->title[l] = t_corpus_vary(c, tpl->title[l]);
+		out->summary[l] = t_corpus_vary(c, tpl->summary[l]);
+		out->analysis[l] = t_corpus_vary(c, tpl->analysis[l]);
+		t_corpus_vary_strv(c, &tpl->tldr[l], &out->tldr[l]);
+		t_corpus_vary_strv(c, &tpl->key_data[l], &out->key_data[l]);
+		t_corpus_vary_strv(c, &tpl->insights[l], &out->insights[l]);
+		for (size_t k = 0; k < tpl->faq[l].n; k++) {
+			char *q = t_corpus_vary(c, tpl->faq[l].v[k].q), *a = t_corpus_vary(c, tpl->faq[l].v[k].a);
+			story_faq_push(&out->faq[l], q, a);
+			free(q);
+			free(a);
+		}
+	}
+	for (size_t k = 0; k < tpl->ntags; k++)
+		story_tag_push(out, tpl->tags[k].en, tpl->tags[k].zh);
+	for (int k = 0; k < STORY_NSCORES; k++)
+		out->scores[k] = tpl->scores[k];
+	out->scores[STORY_HOT] = i % 101;
+	out->published_at = 1795300000 + i;
+	out->updated_at = out->published_at;
+}
+
+#endif

@@ -288,9 +288,7 @@ char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, si
 			 * ASCII with no two spaces in a row; capitals folded in
 			 * place. */
 			while (len - i >= 8) {
-				uint64_t x = (uint64_t)s[i] | (uint64_t)s[i + 1] << 8 | (uint64_t)s[i + 2] << 16 |
-					     (uint64_t)s[i + 3] << 24 | (uint64_t)s[i + 4] << 32 | (uint64_t)s[i + 5] << 40 |
-					     (uint64_t)s[i + 6] << 48 | (uint64_t)s[i + 7] << 56;
+				uint64_t x = load64le(s + i);
 				uint64_t del = x ^ (ones * 0x7F), sp = x ^ (ones * ' ');
 				/* exact per-byte "is zero" masks */
 				uint64_t is_del = ~(((del & lows) + lows) | del | lows);
@@ -300,8 +298,7 @@ char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, si
 					break;
 				uint64_t upper = ((x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1))) & highs;
 				x |= upper >> 2;
-				for (int b = 0; b < 8; b++)
-					buf[o + (size_t)b] = (char)(x >> (8 * b));
+				store64le(buf + o, x);
 				o += 8;
 				i += 8;
 				last_space = (x >> 56) == ' ';

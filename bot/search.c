@@ -54,8 +54,7 @@ static inline uint64_t fmix64(uint64_t x)
 
 static inline uint64_t le64(const unsigned char *p)
 {
-	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-	       (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+	return load64le(p);
 }
 
 /* Terms are 63-bit so they sort the same as SQLite integers would. The
@@ -296,8 +295,7 @@ static inline void buf_varint(struct buf *b, uint64_t v)
 #define SEARCH_DOC_MASK ((uint64_t)SEARCH_PEND_DOCS - 1)
 
 struct part {
-	uint64_t *v;
-	size_t n, cap;
+	uint64_t *v, *tail, *end; /* pairs [v, tail), room up to end */
 };
 
 /* A document repeats its common terms many times; a direct-mapped cache
@@ -309,6 +307,8 @@ struct part {
 struct tset {
 	uint64_t key[SEARCH_SEEN];
 	uint64_t gen;
+	/* The current document's ideographs U+4E00..U+9FFF seen so far. */
+	uint64_t uni[(0xA000 - 0x4E00) / 64];
 };
 
 struct seginfo {
@@ -440,19 +440,33 @@ void search_free(struct search *s)
 
 /* ---- adding documents ------------------------------------------------------------ */
 
+static void part_grow(struct part *p)
+{
+	size_t n = (size_t)(p->tail - p->v), cap = (size_t)(p->end - p->v);
+	cap = cap ? cap * 2 : 64;
+	p->v = xrealloc(p->v, cap * sizeof *p->v);
+	p->tail = p->v + n;
+	p->end = p->v + cap;
+}
+
+/* Append the pair unless new is 0 (the store happens either way: no branch
+ * on whether a term repeats, which no predictor could guess). */
+static inline void part_add(struct search *s, uint64_t term, uint64_t off, unsigned fresh)
+{
+	struct part *p = &s->part[term >> 55];
+	if (p->tail == p->end)
+		part_grow(p);
+	*p->tail = (term << SEARCH_DOC_BITS) | off; /* the top 8 bits fall off */
+	p->tail += fresh;
+}
+
 static inline void add_term(struct search *s, uint64_t term, uint64_t off)
 {
 	uint64_t tagged = term * 0x9E3779B97F4A7C15ULL + s->seen.gen;
 	uint64_t *slot = &s->seen.key[(term ^ (term >> 20)) & (SEARCH_SEEN - 1)];
 	unsigned repeat = *slot == tagged;
 	*slot = tagged;
-	struct part *p = &s->part[term >> 55];
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 64;
-		p->v = xrealloc(p->v, p->cap * sizeof *p->v);
-	}
-	p->v[p->n] = (term << SEARCH_DOC_BITS) | off; /* the top 8 bits fall off */
-	p->n += !repeat;
+	part_add(s, term, off, !repeat);
 }
 
 int search_add(struct search *s, int64_t doc, const char *const *texts, const size_t *lens, int n)
@@ -470,6 +484,7 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 	s->pend_docs++;
 	uint64_t off = (uint64_t)(doc - s->pend_base);
 	s->seen.gen += 0xD1B54A32D192ED03ULL; /* odd: a new tag for every document */
+	memset(s->seen.uni, 0, sizeof s->seen.uni);
 	/* units_next() inlined by hand: this loop is most of ingest's search
 	 * indexing cost. The units and terms must stay the ones it makes. */
 	for (int f = 0; f < n; f++) {
@@ -491,6 +506,22 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 				}
 				prev_cjk = 0;
 				continue;
+			}
+			if (c >= 0xE4 && c <= 0xE9 && end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
+				uint32_t cp = (c & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+				if (cp >= 0x4E00) { /* the common ideographs: a bitmap says repeat */
+					uint32_t k = cp - 0x4E00;
+					uint64_t bit = 1ULL << (k & 63), *w = &s->seen.uni[k >> 6];
+					unsigned fresh = !(*w & bit);
+					*w |= bit;
+					part_add(s, term_uni(cp), off, fresh);
+					if (prev_cjk)
+						add_term(s, term_bi(prev, cp), off);
+					prev = cp;
+					prev_cjk = 1;
+					p += 3;
+					continue;
+				}
 			}
 			uint32_t cp;
 			int k = dec(p, end, &cp);
@@ -527,11 +558,11 @@ void search_discard(struct search *s)
 	 * story now and then does not keep ~0.5 MB of them while it idles. */
 	int keep = s->pend_docs >= 32;
 	for (int p = 0; p < SEARCH_NPART; p++) {
-		s->part[p].n = 0;
-		if (!keep || s->part[p].cap > 65536) {
-			free(s->part[p].v);
-			s->part[p].v = NULL;
-			s->part[p].cap = 0;
+		struct part *pt = &s->part[p];
+		pt->tail = pt->v;
+		if (!keep || pt->end - pt->v > 65536) {
+			free(pt->v);
+			pt->v = pt->tail = pt->end = NULL;
 		}
 	}
 	if (!keep || s->sort_cap > 65536) {
@@ -911,12 +942,13 @@ static void msd_sort(uint64_t *v, uint64_t *tmp, size_t n, int shift)
 
 static void sort_part(struct search *s, struct part *p)
 {
-	if (s->sort_cap < p->n) {
+	size_t n = (size_t)(p->tail - p->v);
+	if (s->sort_cap < n) {
 		free(s->sort_tmp);
-		s->sort_cap = p->n + p->n / 2;
+		s->sort_cap = n + n / 2;
 		s->sort_tmp = xmalloc(s->sort_cap * sizeof *s->sort_tmp);
 	}
-	msd_sort(p->v, s->sort_tmp, p->n, 56);
+	msd_sort(p->v, s->sort_tmp, n, 56);
 }
 
 static int merge_due(struct search *s);
@@ -937,16 +969,17 @@ int search_flush(struct search *s)
 	int rc = segw_begin(&w, s, level_of((int64_t)s->pend_docs), base, s->pend_last, (int64_t)s->pend_docs);
 	for (int pi = 0; pi < SEARCH_NPART && !rc && !w.rc; pi++) {
 		struct part *p = &s->part[pi];
-		if (!p->n)
+		size_t np = (size_t)(p->tail - p->v);
+		if (!np)
 			continue;
 		sort_part(s, p);
 		const uint64_t *v = p->v;
-		for (size_t i = 0; i < p->n && !w.rc;) {
+		for (size_t i = 0; i < np && !w.rc;) {
 			uint64_t key = v[i] >> SEARCH_DOC_BITS;
 			size_t j = i + 1;
 			s->tail.len = 0;
 			uint64_t ndocs = 1;
-			while (j < p->n && v[j] >> SEARCH_DOC_BITS == key) {
+			while (j < np && v[j] >> SEARCH_DOC_BITS == key) {
 				if (v[j] != v[j - 1]) { /* a repeat the seen-cache missed */
 					buf_varint(&s->tail, (v[j] & SEARCH_DOC_MASK) - (v[j - 1] & SEARCH_DOC_MASK));
 					ndocs++;

@@ -112,10 +112,11 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
 	"CREATE INDEX outbox_due ON outbox(status, next_attempt_at);",
 	/* 1 -> 2: our own search index instead of FTS5 (bot/search.c);
-	 * classification rows keyed for the listing that reads them, with a
-	 * story's classes also on its row for the second filter of a listing;
-	 * evidence is recomputed on demand instead of stored. The index is
-	 * rebuilt from the stored stories by the app (meta search_rebuild). */
+	 * classification rows of three integers keyed for the listing that
+	 * reads them (class, published, the story's rowid), with the story's
+	 * classes also on its row for the second filter of a listing; evidence
+	 * is recomputed on demand instead of stored. The index is rebuilt from
+	 * the stored stories by the app (meta search_rebuild). */
 	"DROP TABLE IF EXISTS story_fts;"
 	"CREATE TABLE search_seg("
 	"  seg INTEGER PRIMARY KEY AUTOINCREMENT, level INTEGER NOT NULL,"
@@ -128,10 +129,13 @@ static const char *const migrations[] = {
 	"ALTER TABLE stories ADD COLUMN classes TEXT NOT NULL DEFAULT '';"
 	"UPDATE stories SET classes = coalesce((SELECT ' ' || group_concat(c.kind || ':' || c.id, ' ') || ' '"
 	"  FROM story_class c WHERE c.story_id = stories.id), '');"
+	"CREATE TABLE class_names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+	"INSERT INTO class_names(name) SELECT DISTINCT kind || ':' || id FROM story_class ORDER BY 1;"
 	"CREATE TABLE story_class2("
-	"  kind TEXT NOT NULL, id TEXT NOT NULL, published_at INTEGER NOT NULL, story_id TEXT NOT NULL,"
-	"  PRIMARY KEY(kind, id, published_at, story_id)) WITHOUT ROWID;"
-	"INSERT INTO story_class2 SELECT kind, id, published_at, story_id FROM story_class;"
+	"  cls INTEGER NOT NULL, published_at INTEGER NOT NULL, doc INTEGER NOT NULL,"
+	"  PRIMARY KEY(cls, published_at, doc)) WITHOUT ROWID;"
+	"INSERT INTO story_class2 SELECT n.id, c.published_at, s.rowid FROM story_class c"
+	"  JOIN class_names n ON n.name = c.kind || ':' || c.id JOIN stories s ON s.id = c.story_id;"
 	"DROP TABLE story_class;"
 	"ALTER TABLE story_class2 RENAME TO story_class;"
 	/* Revisions in a rowid table: a WITHOUT ROWID table keeps its whole
@@ -155,6 +159,8 @@ enum sql_id {
 	Q_STORY_UPDATE,
 	Q_REV_INSERT,
 	Q_CLASS_DELETE,
+	Q_CLASS_NAME_ADD,
+	Q_CLASS_NAME_GET,
 	Q_STORY_JSON,
 	Q_STORY_JSON_REV,
 	Q_REVISIONS,
@@ -200,7 +206,9 @@ static const char *const sql_text[Q_NSQL] = {
 			   " RETURNING rowid",
 	[Q_REV_INSERT] = "INSERT INTO revisions(story_id, revision, fingerprint, changed, json, created_at)"
 			 " VALUES(?1,?2,?3,?4,?5,?6)",
-	[Q_CLASS_DELETE] = "DELETE FROM story_class WHERE kind = ?1 AND id = ?2 AND published_at = ?3 AND story_id = ?4",
+	[Q_CLASS_DELETE] = "DELETE FROM story_class WHERE cls = ?1 AND published_at = ?2 AND doc = ?3",
+	[Q_CLASS_NAME_ADD] = "INSERT OR IGNORE INTO class_names(name) VALUES(?1)",
+	[Q_CLASS_NAME_GET] = "SELECT id FROM class_names WHERE name = ?1",
 	[Q_STORY_JSON] = "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
 			 " ON r.story_id = s.id AND r.revision = s.revision WHERE s.id = ?1",
 	[Q_STORY_JSON_REV] = "SELECT r.json, r.revision, s.published_at FROM revisions r JOIN stories s"
@@ -257,6 +265,14 @@ struct store {
 	char err[512];
 	sqlite3_stmt *list_q[32]; /* store_list by shape: topic|entity|since|order|brief */
 	sqlite3_stmt *class_q[32]; /* classification insert of n+1 rows */
+	/* class name ("topic:compute") -> class_names.id; entries added by a
+	 * transaction that rolls back are forgotten with it */
+	struct class_id {
+		char *name;
+		int64_t id;
+		int committed;
+	} *cls;
+	size_t ncls, capcls;
 	struct search *search;
 	struct normaliser *norm; /* borrowed; for search verification and rebuilds */
 };
@@ -421,6 +437,9 @@ void store_close(struct store *st)
 		sqlite3_finalize(st->class_q[i]);
 	}
 	search_free(st->search);
+	for (size_t i = 0; i < st->ncls; i++)
+		free(st->cls[i].name);
+	free(st->cls);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -447,7 +466,11 @@ int store_commit(struct store *st)
 			fail(st, "search index");
 		return -1;
 	}
-	return exec(st, "COMMIT");
+	if (exec(st, "COMMIT"))
+		return -1;
+	for (size_t i = 0; i < st->ncls; i++)
+		st->cls[i].committed = 1;
+	return 0;
 }
 
 void store_rollback(struct store *st)
@@ -455,6 +478,15 @@ void store_rollback(struct store *st)
 	search_discard(st->search);
 	if (!sqlite3_get_autocommit(st->db))
 		exec(st, "ROLLBACK");
+	/* class ids learnt in the rolled-back transaction may not exist */
+	size_t k = 0;
+	for (size_t i = 0; i < st->ncls; i++) {
+		if (st->cls[i].committed)
+			st->cls[k++] = st->cls[i];
+		else
+			free(st->cls[i].name);
+	}
+	st->ncls = k;
 }
 
 /* ---- stories ---------------------------------------------------------------- */
@@ -487,8 +519,37 @@ static void classes_text(const struct story *s, struct sbuf *b)
 		sbuf_addf(b, "entity:%s ", s->entities.v[i]);
 }
 
+/* The id of a class name ("topic:compute", n bytes), made on first use;
+ * -1 on error. A few dozen names in all, so a linear cache does. */
+static int64_t class_id(struct store *st, const char *name, size_t n)
+{
+	for (size_t i = 0; i < st->ncls; i++)
+		if (!strncmp(st->cls[i].name, name, n) && !st->cls[i].name[n])
+			return st->cls[i].id;
+	sqlite3_stmt *a = q(st, Q_CLASS_NAME_ADD);
+	if (!a)
+		return -1;
+	sqlite3_bind_text(a, 1, name, (int)n, SQLITE_STATIC);
+	if (run(st, a, "class name"))
+		return -1;
+	sqlite3_stmt *g = q(st, Q_CLASS_NAME_GET);
+	if (!g)
+		return -1;
+	sqlite3_bind_text(g, 1, name, (int)n, SQLITE_STATIC);
+	int64_t id = sqlite3_step(g) == SQLITE_ROW ? sqlite3_column_int64(g, 0) : -1;
+	sqlite3_reset(g);
+	if (id < 0)
+		return fail(st, "class name");
+	if (st->ncls == st->capcls) {
+		st->capcls = st->capcls ? st->capcls * 2 : 64;
+		st->cls = xrealloc(st->cls, st->capcls * sizeof *st->cls);
+	}
+	st->cls[st->ncls++] = (struct class_id){xstrndup(name, n), id, sqlite3_get_autocommit(st->db)};
+	return id;
+}
+
 /* Remove the story_class rows of a classes text (a revision's old ones). */
-static int class_rows_delete(struct store *st, const char *classes, int64_t published_at, const char *story_id)
+static int class_rows_delete(struct store *st, const char *classes, int64_t published_at, int64_t doc)
 {
 	const char *p = classes;
 	while (p && *p) {
@@ -497,15 +558,14 @@ static int class_rows_delete(struct store *st, const char *classes, int64_t publ
 		const char *e = p;
 		while (*e && *e != ' ')
 			e++;
-		const char *colon = memchr(p, ':', (size_t)(e - p));
-		if (colon) {
-			sqlite3_stmt *c = q(st, Q_CLASS_DELETE);
+		if (e > p) {
+			int64_t id = class_id(st, p, (size_t)(e - p));
+			sqlite3_stmt *c = id < 0 ? NULL : q(st, Q_CLASS_DELETE);
 			if (!c)
 				return -1;
-			sqlite3_bind_text(c, 1, p, (int)(colon - p), SQLITE_STATIC);
-			sqlite3_bind_text(c, 2, colon + 1, (int)(e - colon - 1), SQLITE_STATIC);
-			sqlite3_bind_int64(c, 3, published_at);
-			bind_static(c, 4, story_id);
+			sqlite3_bind_int64(c, 1, id);
+			sqlite3_bind_int64(c, 2, published_at);
+			sqlite3_bind_int64(c, 3, doc);
 			if (run(st, c, "classification"))
 				return -1;
 		}
@@ -516,17 +576,27 @@ static int class_rows_delete(struct store *st, const char *classes, int64_t publ
 
 /* Insert the story's topic and entity rows, up to 32 per statement: one
  * statement for a story's ~15 rows costs a third of fifteen. */
-static int class_rows_insert(struct store *st, const struct story *s, int64_t published_at)
+static int class_rows_insert(struct store *st, const struct story *s, int64_t published_at, int64_t doc)
 {
 	size_t total = s->topics.n + s->entities.n;
+	char name[160];
 	for (size_t done = 0; done < total;) {
 		size_t n = total - done > 32 ? 32 : total - done;
+		int64_t ids[32];
+		for (size_t i = 0; i < n; i++) {
+			size_t k = done + i;
+			int topic = k < s->topics.n;
+			int len = snprintf(name, sizeof name, "%s:%s", topic ? "topic" : "entity",
+					   topic ? s->topics.v[k] : s->entities.v[k - s->topics.n]);
+			if ((ids[i] = class_id(st, name, len < (int)sizeof name ? (size_t)len : sizeof name - 1)) < 0)
+				return -1;
+		}
 		sqlite3_stmt *c = st->class_q[n - 1];
 		if (!c) {
 			struct sbuf sql = {0};
-			sbuf_adds(&sql, "INSERT OR IGNORE INTO story_class(kind, id, published_at, story_id) VALUES");
+			sbuf_adds(&sql, "INSERT OR IGNORE INTO story_class(cls, published_at, doc) VALUES");
 			for (size_t i = 0; i < n; i++)
-				sbuf_adds(&sql, i ? ",(?,?,?1,?2)" : "(?,?,?1,?2)");
+				sbuf_adds(&sql, i ? ",(?,?1,?2)" : "(?,?1,?2)");
 			int rc = sqlite3_prepare_v3(st->db, sql.s, -1, SQLITE_PREPARE_PERSISTENT, &c, NULL);
 			sbuf_free(&sql);
 			if (rc != SQLITE_OK)
@@ -536,13 +606,9 @@ static int class_rows_insert(struct store *st, const struct story *s, int64_t pu
 			sqlite3_reset(c);
 		}
 		sqlite3_bind_int64(c, 1, published_at);
-		bind_static(c, 2, s->id);
-		for (size_t i = 0; i < n; i++) {
-			size_t k = done + i;
-			int topic = k < s->topics.n;
-			bind_static(c, 3 + 2 * (int)i, topic ? "topic" : "entity");
-			bind_static(c, 4 + 2 * (int)i, topic ? s->topics.v[k] : s->entities.v[k - s->topics.n]);
-		}
+		sqlite3_bind_int64(c, 2, doc);
+		for (size_t i = 0; i < n; i++)
+			sqlite3_bind_int64(c, 3 + (int)i, ids[i]);
 		if (run(st, c, "classification"))
 			return -1;
 		done += n;
@@ -623,13 +689,13 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	if (!rc && old_rowid)
 		rc = search_dead(st->search, old_rowid) ? fail(st, "search index") : 0;
 	if (!rc && old_rowid)
-		rc = class_rows_delete(st, old_classes, old_published, s->id);
+		rc = class_rows_delete(st, old_classes, old_published, old_rowid);
 	if (!rc && search_add(st->search, rowid, texts, lens, STORY_NTEXT)) {
 		snprintf(st->err, sizeof st->err, "search index: document ids out of order");
 		rc = -1;
 	}
 	if (!rc)
-		rc = class_rows_insert(st, s, old_rowid ? old_published : published);
+		rc = class_rows_insert(st, s, old_rowid ? old_published : published, rowid);
 	free(old_classes);
 	sbuf_free(&classes);
 	return rc;
@@ -771,7 +837,8 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 		/* Newest in a topic/entity: a range of story_class's key, which
 		 * carries published_at, read newest first and stopped at LIMIT;
 		 * a second filter reads the story's classes. */
-		sbuf_addf(&sql, "story_class c JOIN stories s ON s.id = c.story_id WHERE c.kind = '%s' AND c.id = %s",
+		sbuf_addf(&sql, "story_class c JOIN stories s ON s.rowid = c.doc"
+				" WHERE c.cls = (SELECT id FROM class_names WHERE name = '%s:' || %s)",
 			  qr->topic ? "topic" : "entity", qr->topic ? "?1" : "?2");
 		if (qr->topic && qr->entity)
 			sbuf_adds(&sql, " AND instr(s.classes, ' entity:' || ?2 || ' ') > 0");

@@ -457,8 +457,7 @@ uint64_t hash64_fast(const void *data, size_t len, uint64_t seed)
 	const unsigned char *p = data;
 	uint64_t h = seed ^ (len * 0x9E3779B97F4A7C15ULL);
 	while (len >= 8) {
-		uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-			     (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+		uint64_t v = load64le(p);
 		h = (h ^ v) * 0xff51afd7ed558ccdULL;
 		h ^= h >> 32;
 		p += 8;

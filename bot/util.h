@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <string.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -74,5 +75,25 @@ uint64_t hash64(const void *data, size_t len, uint64_t seed);
  * large inputs. Its values are stored (story fingerprints): never change
  * it without a migration that recomputes them. */
 uint64_t hash64_fast(const void *data, size_t len, uint64_t seed);
+
+/* Eight bytes as a little-endian integer, and back: one load or store on
+ * little-endian hosts; hashes and formats stay the same on every host. */
+static inline uint64_t load64le(const void *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+static inline void store64le(void *p, uint64_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	memcpy(p, &x, 8);
+}
 
 #endif

@@ -114,7 +114,7 @@ int main(void)
 			fprintf(stderr, "put: %s\n", err);
 			return 1;
 		}
-		if (app_batch_due(&a)) {
+		if (a.batch_n >= APP_BATCH_STORIES) { /* by count only: deterministic under valgrind */
 			app_batch_commit(&a);
 			app_batch_begin(&a);
 		}

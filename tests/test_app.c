@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "app.h"
 #include "ingest.h"
+#include "parse.h"
 #include "store.h"
 #include "t.h"
 #include "t_db.h"
@@ -78,6 +81,18 @@ static int put_json(struct app *a, const char *json, struct app_put_info *info)
 	free(err);
 	story_free(&s);
 	return rc;
+}
+
+struct list {
+	char buf[512];
+	int n;
+};
+
+static void list_cb(void *ud, struct story *s)
+{
+	struct list *l = ud;
+	size_t n = strlen(l->buf);
+	snprintf(l->buf + n, sizeof l->buf - n, "%s%s", l->n++ ? "," : "", s->id);
 }
 
 static void ignore_report(void *ud, const struct ingest_report *r)
@@ -196,6 +211,158 @@ static void test_subscriptions(struct app *a)
 	T_OK(strstr(ob + before, "alert:work:channel:C-NEWS:r1") != NULL, "channel still alerted: %s", ob + before);
 }
 
+/* Schema 1 as ainews made it before its own search index: a fixture of
+ * history, not to be kept in step with bot/store.c. */
+static const char v1_schema[] =
+	"CREATE TABLE stories("
+	"  rowid INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  revision INTEGER NOT NULL,"
+	"  fingerprint INTEGER NOT NULL,"
+	"  source TEXT, url TEXT,"
+	"  hot INTEGER, quality INTEGER, impact INTEGER,"
+	"  published_at INTEGER, updated_at INTEGER,"
+	"  ingested_at INTEGER NOT NULL,"
+	"  title TEXT NOT NULL, title_en TEXT, title_zh TEXT);"
+	"CREATE INDEX stories_time ON stories(published_at DESC);"
+	"CREATE INDEX stories_top ON stories(max(coalesce(hot,0), coalesce(quality,0), coalesce(impact,0)) DESC,"
+	"  published_at DESC);"
+	"CREATE TABLE revisions("
+	"  story_id TEXT NOT NULL, revision INTEGER NOT NULL,"
+	"  fingerprint INTEGER NOT NULL, changed TEXT NOT NULL,"
+	"  json TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY(story_id, revision)) WITHOUT ROWID;"
+	"CREATE VIRTUAL TABLE story_fts USING fts5(title, summary, tldr, analysis,"
+	"  tokenize='ainews', detail='full');"
+	"CREATE TABLE story_class("
+	"  story_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,"
+	"  weight INTEGER NOT NULL, evidence TEXT, published_at INTEGER NOT NULL,"
+	"  PRIMARY KEY(story_id, kind, id)) WITHOUT ROWID;"
+	"CREATE INDEX story_class_by_id ON story_class(kind, id, published_at DESC);"
+	"CREATE TABLE rules("
+	"  id INTEGER PRIMARY KEY,"
+	"  platform TEXT NOT NULL, target_kind TEXT NOT NULL, target TEXT NOT NULL,"
+	"  expr TEXT NOT NULL, lang TEXT, origin TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL DEFAULT (unixepoch()),"
+	"  UNIQUE(platform, target_kind, target, expr));"
+	"CREATE TABLE prefs("
+	"  platform TEXT NOT NULL, user_id TEXT NOT NULL, lang TEXT NOT NULL,"
+	"  PRIMARY KEY(platform, user_id)) WITHOUT ROWID;"
+	"CREATE TABLE alerts("
+	"  story_id TEXT NOT NULL, platform TEXT NOT NULL,"
+	"  target_kind TEXT NOT NULL, target TEXT NOT NULL,"
+	"  revision INTEGER NOT NULL, outbox_id INTEGER NOT NULL,"
+	"  PRIMARY KEY(story_id, platform, target_kind, target)) WITHOUT ROWID;"
+	"CREATE TABLE outbox("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK(kind IN ('alert','update','digest')),"
+	"  story_id TEXT NOT NULL, revision INTEGER NOT NULL,"
+	"  platform TEXT NOT NULL, target_kind TEXT NOT NULL, target TEXT NOT NULL,"
+	"  reason TEXT, lang TEXT,"
+	"  status TEXT NOT NULL DEFAULT 'queued' CHECK(status IN ('queued','sending','sent','failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_at INTEGER NOT NULL, claimed_at INTEGER,"
+	"  remote_id TEXT, error TEXT,"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	"CREATE INDEX outbox_due ON outbox(status, next_attempt_at);";
+
+static int stub_create(void *ctx, const char **argv, int argc, Fts5Tokenizer **out)
+{
+	(void)ctx, (void)argv, (void)argc;
+	*out = (Fts5Tokenizer *)xmalloc(1);
+	return SQLITE_OK;
+}
+
+static void stub_delete(Fts5Tokenizer *t)
+{
+	free(t);
+}
+
+static int stub_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text, int len,
+			 int (*emit)(void *, int, const char *, int, int, int))
+{
+	(void)t, (void)ctx, (void)flags, (void)text, (void)len, (void)emit;
+	return SQLITE_OK;
+}
+
+/* A schema-1 database opens as schema 2: the FTS table gone, every story
+ * searchable in the new index, classification rows carried over for
+ * listings, and fingerprints recomputed so an unchanged story re-ingested
+ * is still unchanged. */
+static void test_migration_from_v1(void)
+{
+	char path[64];
+	if (t_db_path(path, sizeof path, "v1"))
+		return;
+	struct story s;
+	story_init(&s);
+	char *text = NULL, *err = NULL;
+	size_t len;
+	T_INT(file_read(t_sample("001"), 1 << 20, &text, &len), 0);
+	T_INT(parse_page(text, len, 1795300000, &s, &err), 0);
+	story_assign_id(&s);
+	s.revision = 1;
+	s.published_at = 1795300000;
+	strv_push(&s.topics, "compute");
+	strv_push(&s.entities, "meta");
+	char *json = story_to_json(&s, NULL, 0);
+
+	sqlite3 *v1;
+	T_INT(sqlite3_open(path, &v1), SQLITE_OK);
+	fts5_api *api = NULL;
+	sqlite3_stmt *st;
+	sqlite3_prepare_v2(v1, "SELECT fts5(?1)", -1, &st, NULL);
+	sqlite3_bind_pointer(st, 1, &api, "fts5_api_ptr", NULL);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	static fts5_tokenizer stub = {stub_create, stub_delete, stub_tokenize};
+	T_OK(api && api->xCreateTokenizer(api, "ainews", NULL, &stub, NULL) == SQLITE_OK, "stub tokenizer");
+	T_INT(sqlite3_exec(v1, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	char *sql = sqlite3_mprintf(
+		"INSERT INTO stories(id, revision, fingerprint, source, hot, quality, impact, published_at, updated_at,"
+		" ingested_at, title, title_en, title_zh) VALUES(%Q, 1, 12345, 'file', 70, 65, 70, 1795300000,"
+		" 1795300000, 1795300000, %Q, %Q, %Q);"
+		"INSERT INTO revisions VALUES(%Q, 1, 12345, 'new', %Q, 1795300000);"
+		"INSERT INTO story_class VALUES(%Q, 'topic', 'compute', 9, '算力×3 (title)', 1795300000);"
+		"INSERT INTO story_class VALUES(%Q, 'entity', 'meta', 4, 'Meta×4 (title)', 1795300000);"
+		"INSERT INTO story_fts(rowid, title) VALUES(1, 'unused');"
+		"PRAGMA user_version = 1;",
+		s.id, s.title[STORY_EN], s.title[STORY_EN], s.title[STORY_ZH], s.id, json, s.id, s.id);
+	T_INT(sqlite3_exec(v1, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_free(sql);
+	sqlite3_close(v1);
+
+	struct app a;
+	T_OK(app_open(&a, cfgpath, path, &err) == 0, "open a schema-1 database: %s", err ? err : "");
+	if (err) {
+		free(err);
+		err = NULL;
+	} else {
+		T_INT(store_schema_version(a.store), STORE_SCHEMA_VERSION);
+		struct list l = {{0}, 0};
+		T_INT(store_search(a.store, "算力", 10, list_cb, &l), 1);
+		T_STR(l.buf, s.id);
+		memset(&l, 0, sizeof l);
+		struct store_query qt = {.topic = "compute", .entity = "meta"};
+		T_INT(store_list(a.store, &qt, list_cb, &l), 1);
+		T_STR(l.buf, s.id);
+		T_INT(store_search_rebuild_needed(a.store), 0);
+		/* the same page again: unchanged, no second revision */
+		struct story again;
+		story_init(&again);
+		parse_page(text, len, 1795300000, &again, &err);
+		struct app_put_info info;
+		T_INT(app_put_story(&a, &again, 1, &info, &err), 0);
+		T_INT(info.result, APP_PUT_UNCHANGED);
+		story_free(&again);
+		app_close(&a);
+	}
+	free(json);
+	free(text);
+	story_free(&s);
+	t_db_remove(path);
+}
+
 int main(void)
 {
 	if (t_db_path(db, sizeof db, "app"))
@@ -222,6 +389,8 @@ int main(void)
 	T_INT(a.nrules, 5); /* 4 config rules + U2's subscription */
 	T_OK(app_rule_get(&a, 1) && !strcmp(app_rule_get(&a, 1)->origin, "config"), "config rule 1 kept its id");
 	app_close(&a);
+
+	test_migration_from_v1();
 
 	unlink(cfgpath);
 	t_db_remove(db);

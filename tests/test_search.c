@@ -1,0 +1,352 @@
+/* test_search — the full-text index on its own: units and terms, flushes
+ * and merges, newest-first queries checked against brute force over random
+ * documents, verification of multi-unit words, dead documents, order and
+ * corruption errors. */
+#define _GNU_SOURCE
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "search.h"
+#include "t.h"
+#include "util.h"
+
+/* The tables as schema 2 makes them (bot/store.c). */
+static sqlite3 *open_db(void)
+{
+	sqlite3 *db = NULL;
+	sqlite3_open(":memory:", &db);
+	sqlite3_exec(db,
+		     "CREATE TABLE search_seg(seg INTEGER PRIMARY KEY AUTOINCREMENT, level INTEGER NOT NULL,"
+		     " min_doc INTEGER NOT NULL, max_doc INTEGER NOT NULL, ndocs INTEGER NOT NULL,"
+		     " nterms INTEGER NOT NULL, nbytes INTEGER NOT NULL, dir BLOB NOT NULL);"
+		     "CREATE TABLE search_chunk(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+		     "CREATE TABLE search_dead(doc INTEGER PRIMARY KEY);",
+		     NULL, NULL, NULL);
+	return db;
+}
+
+static int64_t count_rows(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+struct hits {
+	int64_t v[4096];
+	int n, limit;
+};
+
+static int collect(void *ud, int64_t doc)
+{
+	struct hits *h = ud;
+	if (h->n < 4096)
+		h->v[h->n++] = doc;
+	return h->limit && h->n >= h->limit;
+}
+
+/* Candidates for q, newest first, as a comma list (at most limit). */
+static const char *run(struct search *s, const char *query, int limit)
+{
+	static char out[4096];
+	struct search_query *q;
+	out[0] = 0;
+	if (search_query_compile(query, &q) == 0)
+		return "(nothing)";
+	static struct hits h;
+	h.n = 0;
+	h.limit = limit;
+	int rc = search_query_run(s, q, collect, &h);
+	search_query_free(q);
+	if (rc)
+		return "(error)";
+	size_t o = 0;
+	for (int i = 0; i < h.n && o < sizeof out - 24; i++)
+		o += (size_t)snprintf(out + o, sizeof out - o, "%s%lld", i ? "," : "", (long long)h.v[i]);
+	return out;
+}
+
+static void add1(struct search *s, int64_t doc, const char *text)
+{
+	const char *t[1] = {text};
+	if (search_add(s, doc, t, NULL, 1))
+		T_OK(0, "search_add(%lld)", (long long)doc);
+}
+
+static void test_basics(void)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, 1, "meta或同数据中心公司crusoe签署ai算力协议 noam shazeer");
+	add1(s, 2, "人才流动 talent war, gpt-4o and u.s. rules");
+	add1(s, 3, "数据 中心 are apart here; 计算机 and 算法");
+	T_INT((int)search_pending(s), 3);
+	T_INT(search_flush(s), 0);
+	T_INT((int)search_pending(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+
+	T_STR(run(s, "算力", 0), "1");            /* a CJK pair: one term */
+	T_STR(run(s, "算", 0), "3,1");            /* one character, anywhere in a run */
+	T_STR(run(s, "议", 0), "1");              /* the last character of a run */
+	T_STR(run(s, "数据中心", 0), "1");        /* pairs 数据 据中 中心: doc 3 lacks 据中 */
+	T_STR(run(s, "crusoe签署", 0), "1");      /* a candidate; verified later */
+	T_STR(run(s, "talent", 0), "2");
+	T_STR(run(s, "TALENT", 0), "");           /* queries come normalised */
+	T_STR(run(s, "noam shazeer", 0), "1");    /* two words, both must be there */
+	T_STR(run(s, "noam talent", 0), "");
+	T_STR(run(s, "gpt-4o", 0), "2");
+	T_STR(run(s, "!!! ...", 0), "(nothing)");
+	T_STR(run(s, "zebra", 0), "");
+	T_STR(run(s, "算", 1), "3");              /* the callback stops it */
+
+	/* Verification: a word of several units must occur as consecutive
+	 * units in one text; a pair inside a word must be adjacent there. */
+	struct search_query *q;
+	const char *txt[2] = {"ai 算力 and more", "算 力"};
+	T_INT(search_query_compile("ai算力", &q), 1);
+	T_INT(search_query_needs_verify(q), 1);
+	T_INT(search_query_verify(q, txt, NULL, 2), 1); /* across a space: like a phrase */
+	txt[0] = "ai and 算力";
+	T_INT(search_query_verify(q, txt, NULL, 2), 0);
+	search_query_free(q);
+	T_INT(search_query_compile("算力", &q), 1);
+	T_INT(search_query_needs_verify(q), 0);
+	txt[0] = "x";
+	T_INT(search_query_verify(q, txt, NULL, 2), 0); /* 算 力 are not adjacent in the second */
+	search_query_free(q);
+	T_INT(search_query_compile("gpt-4o u.s.", &q), 2);
+	txt[0] = "the gpt 4o model";
+	txt[1] = "u s rules";
+	T_INT(search_query_verify(q, txt, NULL, 2), 1); /* words may come from different texts */
+	txt[1] = "s u rules";
+	T_INT(search_query_verify(q, txt, NULL, 2), 0);
+	search_query_free(q);
+
+	/* Documents must grow: an older id is refused, nothing queued. */
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	const char *t1[1] = {"late"};
+	add1(s, 10, "ten");
+	T_INT(search_add(s, 9, t1, NULL, 1), -1);
+	T_INT((int)search_pending(s), 1);
+	T_INT(search_flush(s), 0);
+	add1(s, 10, "not newer than the index");
+	T_INT(search_flush(s), -2);
+	T_INT((int)search_pending(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_STR(run(s, "ten", 0), "10");
+	T_STR(run(s, "newer", 0), "");
+	search_free(s);
+	sqlite3_close(db);
+}
+
+/* ---- random documents against brute force ---- */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+static const char *const vocab[] = {"ai", "gpu", "meta", "nvidia", "data", "center", "open", "model",
+				    "chip", "cloud", "数", "据", "中", "心", "算", "力", "芯", "片"};
+#define NVOCAB ((unsigned)(sizeof vocab / sizeof *vocab))
+
+static char *random_text(void)
+{
+	struct sbuf b = {0};
+	unsigned n = 1 + rnd(12);
+	for (unsigned i = 0; i < n; i++) {
+		sbuf_adds(&b, vocab[rnd(NVOCAB)]);
+		if (rnd(3) == 0)
+			sbuf_addc(&b, ' ');
+	}
+	return sbuf_take(&b);
+}
+
+static char *random_query(void)
+{
+	struct sbuf b = {0};
+	unsigned n = 1 + rnd(2);
+	for (unsigned i = 0; i < n; i++) {
+		if (i)
+			sbuf_addc(&b, ' ');
+		unsigned k = 1 + rnd(3);
+		for (unsigned j = 0; j < k; j++)
+			sbuf_adds(&b, vocab[rnd(NVOCAB)]);
+	}
+	return sbuf_take(&b);
+}
+
+enum { NDOCS = 3000 };
+
+/* with_dead: supersede a twentieth of the documents, so merges take the
+ * decoding path that drops them; without, the concatenating one. */
+static void test_random_against_brute_force(int with_dead)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	char **text = xcalloc(NDOCS + 1, sizeof *text);
+	int *live = xcalloc(NDOCS + 1, sizeof *live);
+	/* Batches of 1..300 documents, as a daemon (one story) and the CLI
+	 * (hundreds) would write them, so segments of every size merge. */
+	int64_t doc = 0;
+	while (doc < NDOCS) {
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		unsigned batch = rnd(4) ? 1 + rnd(8) : 1 + rnd(300);
+		for (unsigned i = 0; i < batch && doc < NDOCS; i++) {
+			doc += 1 + rnd(3) / 2; /* ids may skip, as revisions make them */
+			if (doc > NDOCS)
+				break;
+			text[doc] = random_text();
+			live[doc] = 1;
+			add1(s, doc, text[doc]);
+			if (with_dead && doc > 5 && rnd(20) == 0) { /* an earlier document superseded */
+				int64_t d = 1 + rnd((unsigned)doc - 1);
+				if (live[d]) {
+					live[d] = 0;
+					search_dead(s, d);
+				}
+			}
+		}
+		T_INT(search_flush(s), 0);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	struct search_stats st;
+	T_INT(search_stats(s, &st), 0);
+	T_OK(st.segments <= 40, "merges keep the segments few: %lld", (long long)st.segments);
+	T_OK(st.merges > 0, "merges happened: %lld", (long long)st.merges);
+
+	int bad = 0, nonempty = 0;
+	for (int k = 0; k < 300; k++) {
+		char *qs = random_query();
+		struct search_query *q;
+		if (search_query_compile(qs, &q) == 0) {
+			free(qs);
+			continue;
+		}
+		static struct hits h;
+		h.n = 0;
+		h.limit = 0;
+		int rc = search_query_run(s, q, collect, &h);
+		if (rc && bad++ < 5)
+			printf("# query \"%s\": error %d\n", qs, rc);
+		/* Brute force: every live document whose text verifies. The index
+		 * may return dead or unverified candidates, never miss one, and
+		 * must return exactly the matches when no verification is due. */
+		int want = 0, missing = 0, extra = 0, order = 1;
+		for (int i = 1; i < h.n; i++)
+			order &= h.v[i] < h.v[i - 1];
+		for (int64_t d = NDOCS; d >= 1; d--) {
+			if (!text[d])
+				continue;
+			const char *t1[1] = {text[d]};
+			int match = search_query_verify(q, t1, NULL, 1);
+			int found = 0;
+			for (int i = 0; i < h.n && !found; i++)
+				found = h.v[i] == d;
+			if (match && live[d])
+				want++;
+			if (match && live[d] && !found)
+				missing++;
+			if (found && !match && !search_query_needs_verify(q))
+				extra++;
+		}
+		nonempty += want > 0;
+		if ((missing || extra || !order) && bad++ < 5)
+			printf("# query \"%s\": %d missing, %d extra, order %d\n", qs, missing, extra, order);
+		search_query_free(q);
+		free(qs);
+	}
+	T_INT(bad, 0);
+	T_OK(nonempty > 100, "%d of 300 queries have matches", nonempty);
+
+	/* A full merge drops dead documents' postings and their markers. */
+	int64_t dead_before = count_rows(db, "SELECT count(*) FROM search_dead");
+	T_OK(dead_before >= 0, "dead markers: %lld", (long long)dead_before);
+	for (int i = 0; i < 8 * 8 * 8; i++) { /* enough small segments to sweep everything up */
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		add1(s, ++doc, "filler");
+		search_flush(s);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	T_INT(search_stats(s, &st), 0);
+	T_OK(count_rows(db, "SELECT count(*) FROM search_dead") < dead_before || dead_before == 0,
+	     "merges consumed dead markers");
+	for (int d = 1; d <= NDOCS; d++)
+		free(text[d]);
+	free(text);
+	free(live);
+	search_free(s);
+	sqlite3_close(db);
+}
+
+/* A damaged chunk gives an error, never a crash or a wrong answer. */
+static void test_corruption(void)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	for (int64_t d = 1; d <= 50; d++)
+		add1(s, d, "alpha beta 算力");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_STR(run(s, "alpha", 3), "50,49,48");
+	sqlite3_exec(db, "UPDATE search_chunk SET data = x'ffffffffffffffffffffff'", NULL, NULL, NULL);
+	T_STR(run(s, "alpha", 0), "(error)");
+	sqlite3_exec(db, "UPDATE search_chunk SET data = x'00'", NULL, NULL, NULL);
+	T_STR(run(s, "alpha", 0), "(error)");
+	sqlite3_exec(db, "DELETE FROM search_chunk", NULL, NULL, NULL);
+	T_STR(run(s, "alpha", 0), "(error)");
+	T_INT(search_clear(s), 0);
+	T_STR(run(s, "alpha", 0), "");
+	T_INT(count_rows(db, "SELECT count(*) FROM search_seg"), 0);
+	search_free(s);
+	sqlite3_close(db);
+}
+
+/* A rolled-back batch leaves nothing behind; a big batch is split. */
+static void test_discard_and_big_batches(void)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, 1, "kept");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, 2, "lost");
+	search_discard(s);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	T_STR(run(s, "lost", 0), "");
+	T_STR(run(s, "kept", 0), "1");
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	for (int64_t d = 2; d <= 1500; d++) /* more than one pending segment holds */
+		add1(s, d, d % 2 ? "odd story" : "even story");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_STR(run(s, "odd", 3), "1499,1497,1495");
+	T_STR(run(s, "even", 2), "1500,1498");
+	struct hits h = {{0}, 0, 0};
+	struct search_query *q;
+	search_query_compile("story", &q);
+	T_INT(search_query_run(s, q, collect, &h), 0);
+	T_INT(h.n, 1499);
+	search_query_free(q);
+	search_free(s);
+	sqlite3_close(db);
+}
+
+int main(void)
+{
+	test_basics();
+	test_random_against_brute_force(0);
+	test_random_against_brute_force(1);
+	test_corruption();
+	test_discard_and_big_batches();
+	return t_done();
+}

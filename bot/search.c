@@ -35,8 +35,10 @@
 
 #define SEARCH_FANOUT 8
 #define SEARCH_CHUNK 16384
-#define SEARCH_NPART 256
 #define SEARCH_CHUNK_BITS 20
+#define SEARCH_DOC_BITS 9
+#define SEARCH_PEND_DOCS (1 << SEARCH_DOC_BITS)
+#define SEARCH_DOC_MASK ((uint64_t)SEARCH_PEND_DOCS - 1)
 
 /* ---- hashing and units ------------------------------------------------------ */
 
@@ -57,10 +59,12 @@ static inline uint64_t le64(const unsigned char *p)
 	return load64le(p);
 }
 
-/* Terms are 63-bit so they sort the same as SQLite integers would. The
- * three kinds differ in their seeds; the functions are part of the on-disk
- * format. limit is the end of the buffer s lies in: a word's last partial
- * block is read with one load when 8 bytes are there to read. */
+/* Terms are 55-bit hashes: with a pending document's 9-bit offset they
+ * pack into one 64-bit key, and over millions of distinct terms the chance
+ * of two colliding stays around 1e-4. The three kinds differ in their
+ * seeds; the functions are part of the on-disk format. limit is the end of
+ * the buffer s lies in: a word's last partial block is read with one load
+ * when 8 bytes are there to read. */
 static inline uint64_t term_word(const unsigned char *s, size_t n, const unsigned char *limit)
 {
 	uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0xC2B2AE3D27D4EB4FULL);
@@ -76,17 +80,17 @@ static inline uint64_t term_word(const unsigned char *s, size_t n, const unsigne
 		for (size_t i = 0; i < n; i++)
 			v |= (uint64_t)s[i] << (8 * i);
 	}
-	return fmix64(h ^ v ^ 0x5A17000000000000ULL) >> 1;
+	return fmix64(h ^ v ^ 0x5A17000000000000ULL) >> SEARCH_DOC_BITS;
 }
 
 static inline uint64_t term_uni(uint32_t c)
 {
-	return fmix64(0x1000000000000000ULL ^ c) >> 1;
+	return fmix64(0x1000000000000000ULL ^ c) >> SEARCH_DOC_BITS;
 }
 
 static inline uint64_t term_bi(uint32_t a, uint32_t b)
 {
-	return fmix64(0x2000000000000000ULL ^ ((uint64_t)a << 21) ^ b) >> 1;
+	return fmix64(0x2000000000000000ULL ^ ((uint64_t)a << 21) ^ b) >> SEARCH_DOC_BITS;
 }
 
 /* The common case first: CJK Unified Ideographs. */
@@ -287,13 +291,9 @@ static inline void buf_varint(struct buf *b, uint64_t v)
 
 /* ---- the index object ---------------------------------------------------------- */
 
-/* A pending (term, document) pair packed in 64 bits: the term's low 55
- * bits (its top 8 pick the partition) over the document's offset from the
- * first pending one, so sorting the keys sorts by term, then document. */
-#define SEARCH_DOC_BITS 9
-#define SEARCH_PEND_DOCS (1 << SEARCH_DOC_BITS)
-#define SEARCH_DOC_MASK ((uint64_t)SEARCH_PEND_DOCS - 1)
-
+/* Pending (term, document) pairs, packed in 64 bits: the term over the
+ * document's offset from the first pending one, so sorting the keys sorts
+ * by term, then document. Appended in document order. */
 struct part {
 	uint64_t *v, *tail, *end; /* pairs [v, tail), room up to end */
 };
@@ -364,7 +364,7 @@ struct search {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_NSTMT];
 	/* pending documents */
-	struct part part[SEARCH_NPART];
+	struct part pend;
 	struct tset seen;
 	int64_t pend_base, pend_last;
 	size_t pend_docs;
@@ -424,8 +424,7 @@ void search_free(struct search *s)
 		return;
 	for (int i = 0; i < S_NSTMT; i++)
 		sqlite3_finalize(s->st[i]);
-	for (int p = 0; p < SEARCH_NPART; p++)
-		free(s->part[p].v);
+	free(s->pend.v);
 	free(s->sort_tmp);
 	free(s->tail.v);
 	free(s->chunk.v);
@@ -449,14 +448,14 @@ static void part_grow(struct part *p)
 	p->end = p->v + cap;
 }
 
-/* Append the pair unless new is 0 (the store happens either way: no branch
- * on whether a term repeats, which no predictor could guess). */
+/* Append the pair unless fresh is 0 (the store happens either way: no
+ * branch on whether a term repeats, which no predictor could guess). */
 static inline void part_add(struct search *s, uint64_t term, uint64_t off, unsigned fresh)
 {
-	struct part *p = &s->part[term >> 55];
+	struct part *p = &s->pend;
 	if (p->tail == p->end)
 		part_grow(p);
-	*p->tail = (term << SEARCH_DOC_BITS) | off; /* the top 8 bits fall off */
+	*p->tail = term << SEARCH_DOC_BITS | off;
 	p->tail += fresh;
 }
 
@@ -557,13 +556,11 @@ void search_discard(struct search *s)
 	/* Bulk ingest keeps its buffers for the next batch; a daemon storing a
 	 * story now and then does not keep ~0.5 MB of them while it idles. */
 	int keep = s->pend_docs >= 32;
-	for (int p = 0; p < SEARCH_NPART; p++) {
-		struct part *pt = &s->part[p];
-		pt->tail = pt->v;
-		if (!keep || pt->end - pt->v > 65536) {
-			free(pt->v);
-			pt->v = pt->tail = pt->end = NULL;
-		}
+	struct part *pt = &s->pend;
+	pt->tail = pt->v;
+	if (!keep || pt->end - pt->v > (1 << 22)) {
+		free(pt->v);
+		pt->v = pt->tail = pt->end = NULL;
 	}
 	if (!keep || s->sort_cap > 65536) {
 		free(s->sort_tmp);
@@ -902,21 +899,26 @@ static int segr_docs(const struct segr *r, struct plist *l)
 
 /* ---- flush: pending documents -> a new segment ------------------------------------------- */
 
+static void insertion_sort(uint64_t *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		size_t j = i;
+		while (j > 0 && v[j - 1] > x) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
 /* Sort packed keys: most significant byte first with counting passes,
  * insertion sort for small buckets. A bucket holding one term only is
  * already in order (documents were appended in order). */
 static void msd_sort(uint64_t *v, uint64_t *tmp, size_t n, int shift)
 {
-	if (n <= 24 || shift < SEARCH_DOC_BITS) {
-		for (size_t i = 1; i < n; i++) {
-			uint64_t x = v[i];
-			size_t j = i;
-			while (j > 0 && v[j - 1] > x) {
-				v[j] = v[j - 1];
-				j--;
-			}
-			v[j] = x;
-		}
+	if (n <= 32 || shift < SEARCH_DOC_BITS) {
+		insertion_sort(v, n);
 		return;
 	}
 	uint64_t t0 = v[0] >> SEARCH_DOC_BITS;
@@ -925,19 +927,23 @@ static void msd_sort(uint64_t *v, uint64_t *tmp, size_t n, int shift)
 		i++;
 	if (i == n)
 		return;
-	size_t count[257] = {0};
+	uint32_t count[256] = {0};
 	for (i = 0; i < n; i++)
-		count[((v[i] >> shift) & 0xFF) + 1]++;
+		count[(v[i] >> shift) & 0xFF]++;
+	uint32_t start[257];
+	start[0] = 0;
 	for (int b = 0; b < 256; b++)
-		count[b + 1] += count[b];
-	size_t start[257];
-	memcpy(start, count, sizeof start);
+		start[b + 1] = start[b] + count[b];
+	uint32_t at[256];
+	memcpy(at, start, sizeof at);
 	for (i = 0; i < n; i++)
-		tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
+		tmp[at[(v[i] >> shift) & 0xFF]++] = v[i];
 	memcpy(v, tmp, n * sizeof *v);
-	for (int b = 0; b < 256; b++)
-		if (start[b + 1] - start[b] > 1)
-			msd_sort(v + start[b], tmp, start[b + 1] - start[b], shift - 8);
+	for (int b = 0; b < 256; b++) {
+		uint32_t m = count[b];
+		if (m > 1)
+			msd_sort(v + start[b], tmp, m, shift - 8);
+	}
 }
 
 static void sort_part(struct search *s, struct part *p)
@@ -967,26 +973,23 @@ int search_flush(struct search *s)
 	struct segw w;
 	int64_t base = s->pend_base;
 	int rc = segw_begin(&w, s, level_of((int64_t)s->pend_docs), base, s->pend_last, (int64_t)s->pend_docs);
-	for (int pi = 0; pi < SEARCH_NPART && !rc && !w.rc; pi++) {
-		struct part *p = &s->part[pi];
+	if (!rc) {
+		struct part *p = &s->pend;
 		size_t np = (size_t)(p->tail - p->v);
-		if (!np)
-			continue;
 		sort_part(s, p);
 		const uint64_t *v = p->v;
 		for (size_t i = 0; i < np && !w.rc;) {
-			uint64_t key = v[i] >> SEARCH_DOC_BITS;
+			uint64_t term = v[i] >> SEARCH_DOC_BITS;
 			size_t j = i + 1;
-			s->tail.len = 0;
 			uint64_t ndocs = 1;
-			while (j < np && v[j] >> SEARCH_DOC_BITS == key) {
+			s->tail.len = 0;
+			while (j < np && v[j] >> SEARCH_DOC_BITS == term) {
 				if (v[j] != v[j - 1]) { /* a repeat the seen-cache missed */
 					buf_varint(&s->tail, (v[j] & SEARCH_DOC_MASK) - (v[j - 1] & SEARCH_DOC_MASK));
 					ndocs++;
 				}
 				j++;
 			}
-			uint64_t term = (uint64_t)pi << 55 | key;
 			segw_entry(&w, term, ndocs, base + (int64_t)(v[i] & SEARCH_DOC_MASK),
 				   base + (int64_t)(v[j - 1] & SEARCH_DOC_MASK), s->tail.v, s->tail.len);
 			i = j;

@@ -61,7 +61,7 @@ struct match {
 };
 
 struct ac_event {
-	uint32_t state; /* encoded position, as transitions hold it */
+	uint32_t state; /* the state's number */
 	size_t end;
 };
 
@@ -109,6 +109,13 @@ struct ac {
 	uint32_t *edge_to;    /* encoded */
 	uint32_t *out_start;  /* nstates + 1 */
 	uint32_t *out_pat;
+	/* The compact form, when every state is dense, there are fewer than
+	 * 32768 of them and at most 128 classes (any taxonomy; not a hundred
+	 * thousand user keywords): rows of 128 16-bit transitions holding the
+	 * target state's number shifted once, low bit = reports. Half the
+	 * size of the general table, so a scan stays in L2; the general table
+	 * is then freed. */
+	uint16_t *d16;
 };
 
 struct topics {
@@ -312,6 +319,7 @@ static int pat_own(struct topics *t, int pat, int kind, int index, const char *w
 static void ac_free(struct ac *a)
 {
 	free(a->dense);
+	free(a->d16);
 	free(a->fail);
 	free(a->dict);
 	free(a->edge_start);
@@ -550,6 +558,23 @@ static void ac_build(struct topics *t)
 		a->edge_to[e] = ENC(a->edge_to[e]);
 #undef ENC
 #undef HAS_OWN
+	if (a->ndense == nt && nt < 32768 && a->nclass <= 128) {
+		a->d16 = xcalloc((size_t)nt * 128, sizeof *a->d16);
+		for (uint32_t u = 0; u < nt; u++)
+			for (uint32_t c = 0; c < a->nclass; c++) {
+				uint32_t v = a->dense[(size_t)u * a->nclass + c];
+				a->d16[(size_t)u << 7 | c] = (uint16_t)(ac_id(a, v >> 1) << 1 | (v & 1));
+			}
+		free(a->dense);
+		a->dense = NULL;
+		/* failure links and edges only serve sparse states: none here */
+		free(a->fail);
+		free(a->edge_start);
+		free(a->edge_cls);
+		free(a->edge_to);
+		a->fail = a->edge_start = a->edge_to = NULL;
+		a->edge_cls = NULL;
+	}
 	t->stale = 0;
 }
 
@@ -1281,9 +1306,50 @@ static void ac_walk(struct topics *t, const unsigned char *p, size_t from, size_
 		uint32_t v = s < dl ? dense[s + c] : ac_delta(a, s, c);
 		s = v >> 1;
 		if (v & 1)
+			ev_push(t, k, ac_id(a, s), i + 1);
+	}
+	*st = s;
+}
+
+/* The same over the compact table: states are numbers. */
+static void ac_walk16(struct topics *t, const unsigned char *p, size_t from, size_t to, uint32_t *st, int k)
+{
+	const uint16_t *d = t->ac.d16;
+	const uint8_t *cls = t->ac.cls;
+	uint32_t s = *st;
+	for (size_t i = from; i < to; i++) {
+		uint32_t v = d[s << 7 | cls[p[i]]];
+		s = v >> 1;
+		if (v & 1)
 			ev_push(t, k, s, i + 1);
 	}
 	*st = s;
+}
+
+static void ac_walk4_16(struct topics *t, const unsigned char *p, const size_t pos[4], size_t n, uint32_t st[4])
+{
+	const uint16_t *d = t->ac.d16;
+	const uint8_t *cls = t->ac.cls;
+	const unsigned char *p0 = p + pos[0], *p1 = p + pos[1], *p2 = p + pos[2], *p3 = p + pos[3];
+	uint32_t s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v0 = d[s0 << 7 | cls[p0[i]]];
+		uint32_t v1 = d[s1 << 7 | cls[p1[i]]];
+		uint32_t v2 = d[s2 << 7 | cls[p2[i]]];
+		uint32_t v3 = d[s3 << 7 | cls[p3[i]]];
+		s0 = v0 >> 1, s1 = v1 >> 1, s2 = v2 >> 1, s3 = v3 >> 1;
+		if ((v0 | v1 | v2 | v3) & 1) {
+			if (v0 & 1)
+				ev_push(t, 0, s0, pos[0] + i + 1);
+			if (v1 & 1)
+				ev_push(t, 1, s1, pos[1] + i + 1);
+			if (v2 & 1)
+				ev_push(t, 2, s2, pos[2] + i + 1);
+			if (v3 & 1)
+				ev_push(t, 3, s3, pos[3] + i + 1);
+		}
+	}
+	st[0] = s0, st[1] = s1, st[2] = s2, st[3] = s3;
 }
 
 /* Four walks in lockstep, n bytes each from pos[k]. */
@@ -1303,13 +1369,13 @@ static void ac_walk4(struct topics *t, const unsigned char *p, const size_t pos[
 		s0 = v0 >> 1, s1 = v1 >> 1, s2 = v2 >> 1, s3 = v3 >> 1;
 		if ((v0 | v1 | v2 | v3) & 1) {
 			if (v0 & 1)
-				ev_push(t, 0, s0, pos[0] + i + 1);
+				ev_push(t, 0, ac_id(a, s0), pos[0] + i + 1);
 			if (v1 & 1)
-				ev_push(t, 1, s1, pos[1] + i + 1);
+				ev_push(t, 1, ac_id(a, s1), pos[1] + i + 1);
 			if (v2 & 1)
-				ev_push(t, 2, s2, pos[2] + i + 1);
+				ev_push(t, 2, ac_id(a, s2), pos[2] + i + 1);
 			if (v3 & 1)
-				ev_push(t, 3, s3, pos[3] + i + 1);
+				ev_push(t, 3, ac_id(a, s3), pos[3] + i + 1);
 		}
 	}
 	st[0] = s0, st[1] = s1, st[2] = s2, st[3] = s3;
@@ -1339,9 +1405,12 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 	if (len < 256 || len < (size_t)t->maxlen * 8) {
 		uint32_t st = 0;
 		t->nev[0] = 0;
-		ac_walk(t, p, 0, len, &st, 0);
+		if (a->d16)
+			ac_walk16(t, p, 0, len, &st, 0);
+		else
+			ac_walk(t, p, 0, len, &st, 0);
 		for (size_t e = 0; e < t->nev[0]; e++)
-			report(t, ac_id(a, t->ev[0][e].state), p, len, t->ev[0][e].end);
+			report(t, t->ev[0][e].state, p, len, t->ev[0][e].end);
 	} else {
 		/* Four walks over four quarters at once: each byte's step waits
 		 * on the previous byte's table load, so one walk leaves the CPU
@@ -1361,13 +1430,19 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 		for (int k = 1; k < 4; k++)
 			if (bound[k + 1] - pos[k] < common)
 				common = bound[k + 1] - pos[k];
-		ac_walk4(t, p, pos, common, st);
-		for (int k = 0; k < 4; k++)
-			ac_walk(t, p, pos[k] + common, bound[k + 1], &st[k], k);
+		if (a->d16) {
+			ac_walk4_16(t, p, pos, common, st);
+			for (int k = 0; k < 4; k++)
+				ac_walk16(t, p, pos[k] + common, bound[k + 1], &st[k], k);
+		} else {
+			ac_walk4(t, p, pos, common, st);
+			for (int k = 0; k < 4; k++)
+				ac_walk(t, p, pos[k] + common, bound[k + 1], &st[k], k);
+		}
 		for (int k = 0; k < 4; k++)
 			for (size_t e = 0; e < t->nev[k]; e++)
 				if (k == 0 || t->ev[k][e].end > bound[k])
-					report(t, ac_id(a, t->ev[k][e].state), p, len, t->ev[k][e].end);
+					report(t, t->ev[k][e].state, p, len, t->ev[k][e].end);
 	}
 	for (int k = 0; k < 4; k++)
 		if (t->capev[k] > 4096) { /* not kept after a burst */
@@ -1638,9 +1713,14 @@ size_t topics_memory(const struct topics *t)
 {
 	const struct ac *a = &t->ac;
 	size_t m = sizeof *t;
-	m += (size_t)a->ndense * a->nclass * sizeof(uint32_t);
-	m += (size_t)a->nstates * (2 * sizeof(uint32_t)) + 2 * (a->nstates + 1) * sizeof(uint32_t);
-	m += (size_t)a->edge_start[a->nstates] * (sizeof(uint16_t) + sizeof(uint32_t));
+	if (a->d16) {
+		m += (size_t)a->nstates * 128 * sizeof(uint16_t);
+		m += (size_t)a->nstates * sizeof(uint32_t) + (a->nstates + 1) * sizeof(uint32_t);
+	} else {
+		m += (size_t)a->ndense * a->nclass * sizeof(uint32_t);
+		m += (size_t)a->nstates * (2 * sizeof(uint32_t)) + 2 * (a->nstates + 1) * sizeof(uint32_t);
+		m += (size_t)a->edge_start[a->nstates] * (sizeof(uint16_t) + sizeof(uint32_t));
+	}
 	m += (size_t)a->out_start[a->nstates] * sizeof(uint32_t);
 	m += t->pats_cap * sizeof *t->pats + t->owners_cap * sizeof *t->owners;
 	for (size_t i = 0; i < t->npats; i++)

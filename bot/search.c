@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEARCH_FANOUT 8
+#define SEARCH_FANOUT 16
 #define SEARCH_CHUNK 16384
 #define SEARCH_CHUNK_BITS 20
 #define SEARCH_DOC_BITS 9
@@ -83,14 +83,32 @@ static inline uint64_t term_word(const unsigned char *s, size_t n, const unsigne
 	return fmix64(h ^ v ^ 0x5A17000000000000ULL) >> SEARCH_DOC_BITS;
 }
 
+/* A CJK character's full hash; its term is the top 55 bits, and a pair's
+ * term mixes the two characters' hashes (one multiply-free step, as the
+ * indexing loop has the previous character's hash at hand). */
+static inline uint64_t char_hash(uint32_t c)
+{
+	return fmix64(0x1000000000000000ULL ^ c);
+}
+
+static inline uint64_t term_uni_h(uint64_t h)
+{
+	return h >> SEARCH_DOC_BITS;
+}
+
+static inline uint64_t term_bi_h(uint64_t ha, uint64_t hb)
+{
+	return (((ha << 23) | (ha >> 41)) ^ hb ^ 0x2D358DCCAA6C78A5ULL) >> SEARCH_DOC_BITS;
+}
+
 static inline uint64_t term_uni(uint32_t c)
 {
-	return fmix64(0x1000000000000000ULL ^ c) >> SEARCH_DOC_BITS;
+	return term_uni_h(char_hash(c));
 }
 
 static inline uint64_t term_bi(uint32_t a, uint32_t b)
 {
-	return fmix64(0x2000000000000000ULL ^ ((uint64_t)a << 21) ^ b) >> SEARCH_DOC_BITS;
+	return term_bi_h(char_hash(a), char_hash(b));
 }
 
 /* The common case first: CJK Unified Ideographs. */
@@ -491,7 +509,7 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 			continue;
 		const unsigned char *p = (const unsigned char *)texts[f];
 		const unsigned char *end = p + (lens ? lens[f] : strlen(texts[f]));
-		uint32_t prev = 0;
+		uint64_t prev = 0; /* the previous character's hash */
 		int prev_cjk = 0;
 		while (p < end) {
 			unsigned c = *p;
@@ -513,10 +531,11 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 					uint64_t bit = 1ULL << (k & 63), *w = &s->seen.uni[k >> 6];
 					unsigned fresh = !(*w & bit);
 					*w |= bit;
-					part_add(s, term_uni(cp), off, fresh);
+					uint64_t h = char_hash(cp);
+					part_add(s, term_uni_h(h), off, fresh);
 					if (prev_cjk)
-						add_term(s, term_bi(prev, cp), off);
-					prev = cp;
+						add_term(s, term_bi_h(prev, h), off);
+					prev = h;
 					prev_cjk = 1;
 					p += 3;
 					continue;
@@ -525,10 +544,11 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 			uint32_t cp;
 			int k = dec(p, end, &cp);
 			if (cjk(cp)) {
-				add_term(s, term_uni(cp), off);
+				uint64_t h = char_hash(cp);
+				add_term(s, term_uni_h(h), off);
 				if (prev_cjk)
-					add_term(s, term_bi(prev, cp), off);
-				prev = cp;
+					add_term(s, term_bi_h(prev, h), off);
+				prev = h;
 				prev_cjk = 1;
 				p += k;
 				continue;
@@ -1144,38 +1164,43 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 	return rc;
 }
 
-/* Merge while some size class is full: for the smallest level L whose
- * newest run of segments of level <= L holds FANOUT segments of level L,
- * merge that run. Merging only a newest run keeps every segment a
- * contiguous range of documents, and smaller stragglers inside the run (a
- * daemon's one-story segment between two bulk batches) are swept up with
- * it. A big segment is rewritten only when FANOUT of its own size have
- * gathered behind it, so each document is rewritten once per level. */
+/* Merge while some size class is full. A segment's class is its level
+ * (log of its document count, base FANOUT), raised to the class of any
+ * newer segment: a small segment older than a big one (a daemon's
+ * one-story flush before a bulk batch) joins the big one's class, so it is
+ * swept up instead of stranded. Classes then never grow from old to new,
+ * each is a contiguous run, and a run of FANOUT or more is merged (the
+ * newest such run first). A big segment is rewritten only when FANOUT of
+ * its class have gathered, so each document is rewritten about once per
+ * level, and a query sees at most about FANOUT segments per level. */
 static int merge_due(struct search *s)
 {
 	for (;;) {
 		if (segs_load(s))
 			return -1;
-		size_t n = s->nsegs, take = 0;
+		size_t n = s->nsegs, take = 0, end = 0;
 		if (n < SEARCH_FANOUT)
 			return 0;
-		int maxl = 0;
-		for (size_t i = 0; i < n; i++)
-			if (s->segs[i].level > maxl)
-				maxl = s->segs[i].level;
-		for (int l = 0; l <= maxl && !take; l++) {
-			size_t c = 0, same = 0;
-			while (c < n && s->segs[n - 1 - c].level <= l)
-				same += s->segs[n - 1 - c++].level == l;
-			if (same >= SEARCH_FANOUT)
-				take = c;
+		int cls = -1;
+		size_t run = 0;
+		for (size_t i = n; i-- > 0 && !take;) {
+			int l = s->segs[i].level > cls ? s->segs[i].level : cls;
+			if (l != cls) {
+				if (run >= SEARCH_FANOUT)
+					take = run, end = i + 1 + run;
+				cls = l;
+				run = 0;
+			}
+			run++;
 		}
+		if (!take && run >= SEARCH_FANOUT)
+			take = run, end = run;
 		if (!take)
 			return 0;
 		/* merge() reads directories through s->segs; copy the run first
 		 * because merging reloads nothing until it is done. */
 		struct seginfo *in = xmalloc(take * sizeof *in);
-		memcpy(in, s->segs + n - take, take * sizeof *in);
+		memcpy(in, s->segs + end - take, take * sizeof *in);
 		int rc = merge(s, in, take);
 		free(in);
 		if (rc)

@@ -446,7 +446,7 @@ void store_close(struct store *st)
 
 void store_bulk(struct store *st)
 {
-	exec(st, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=4000;");
+	exec(st, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16000;");
 }
 
 int store_begin(struct store *st)

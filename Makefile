@@ -8,6 +8,9 @@
 # CI=true adds -Werror.
 
 PKGS      := libwebsockets libcurl libcjson sqlite3 opencc
+# OpenCC's headers only: the bot loads the library itself on first use
+# (bot/normalise.c), so it is not linked.
+LINK_PKGS := libwebsockets libcurl libcjson sqlite3
 CC        ?= cc
 CSTD      := -std=c11
 WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter
@@ -15,11 +18,11 @@ ifeq ($(CI),true)
 WARN      += -Werror
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+PKG_LIBS   = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -lpthread -lm
 CFLAGS    ?= -O2 -g
 SAN       := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE_SRC  := $(filter-out bot/main.c,$(wildcard bot/*.c)) $(wildcard plugins/*.c)
+CORE_SRC  := $(filter-out bot/main.c bot/gen_trad.c,$(wildcard bot/*.c)) $(wildcard plugins/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard tests/bench_*.c)
 
@@ -48,13 +51,19 @@ deps:
 bot/ainews: build/rel/bot/main.o $(REL_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-build/rel/%.o: %.c $(wildcard bot/*.h plugins/*.h)
+build/rel/%.o: %.c $(wildcard bot/*.h plugins/*.h) build/gen/trad_map.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Ibot -Iplugins $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Ibot -Iplugins -Ibuild/gen $(PKG_CFLAGS) -c -o $@ $<
 
-build/san/%.o: %.c $(wildcard bot/*.h plugins/*.h tests/*.h)
+build/san/%.o: %.c $(wildcard bot/*.h plugins/*.h tests/*.h) build/gen/trad_map.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(SAN) -Ibot -Iplugins -Itests $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CSTD) $(WARN) $(SAN) -Ibot -Iplugins -Itests -Ibuild/gen $(PKG_CFLAGS) -c -o $@ $<
+
+# The table of Traditional-only ideographs, from the OpenCC installed here.
+build/gen/trad_map.h: bot/gen_trad.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O1 $(shell pkg-config --cflags opencc) -o build/gen/gen_trad $< $(shell pkg-config --libs opencc)
+	./build/gen/gen_trad > $@.tmp && mv $@.tmp $@
 
 build/san/ainews: build/san/bot/main.o $(SAN_OBJ)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)

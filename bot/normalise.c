@@ -13,86 +13,98 @@
 
 #include "util.h"
 
+#include <dlfcn.h>
 #include <opencc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct normaliser {
-	opencc_t cc;
-	/* BMP ideographs that OpenCC's character table (t2s) maps to another
-	 * character: seeing one means the text is Traditional. Text without
-	 * any is Simplified (or not Chinese) and skips OpenCC, which is by far
-	 * the slowest step (~5 MB/s); see normalise.h. */
-	uint8_t trad[0x10000 / 8];
+/* trad_map: the BMP ideographs OpenCC's character table (t2s) maps to
+ * another character. Seeing one means the text is Traditional; text
+ * without any is Simplified (or not Chinese) and skips OpenCC. Made at
+ * build time by bot/gen_trad.c. */
+#include "trad_map.h"
+
+/* OpenCC is loaded on first use (dlopen): it brings libstdc++ and ~1 MB of
+ * dictionaries, ~3 MB of memory a daemon that never meets Traditional text
+ * should not carry. The functions come from the header's declarations. */
+struct opencc_lib {
+	void *dl;
+	__typeof__(opencc_open) *open;
+	__typeof__(opencc_close) *close;
+	__typeof__(opencc_convert_utf8) *convert;
+	__typeof__(opencc_convert_utf8_free) *convert_free;
+	__typeof__(opencc_error) *error;
 };
 
-static const uint32_t ideograph_ranges[][2] = {{0x3400, 0x4DBF}, {0x4E00, 0x9FFF}, {0xF900, 0xFAFF}};
-
-/* Fill n->trad by converting every BMP ideograph, one per line, with t2s. */
-static int build_trad_map(struct normaliser *n)
-{
-	opencc_t t2s = opencc_open("t2s.json");
-	if (t2s == (opencc_t)-1)
-		return -1;
-	struct sbuf in = {0};
-	char enc[4];
-	for (size_t r = 0; r < sizeof ideograph_ranges / sizeof *ideograph_ranges; r++)
-		for (uint32_t c = ideograph_ranges[r][0]; c <= ideograph_ranges[r][1]; c++) {
-			sbuf_add(&in, enc, (size_t)utf8_encode(c, enc));
-			sbuf_addc(&in, '\n');
-		}
-	char *out = opencc_convert_utf8(t2s, in.s, in.len);
-	sbuf_free(&in);
-	opencc_close(t2s);
-	if (!out)
-		return -1;
-	const char *q = out;
-	for (size_t r = 0; r < sizeof ideograph_ranges / sizeof *ideograph_ranges; r++)
-		for (uint32_t c = ideograph_ranges[r][0]; c <= ideograph_ranges[r][1]; c++) {
-			const char *e = strchr(q, '\n');
-			if (!e)
-				goto done;
-			uint32_t got = 0;
-			int k = utf8_decode(q, (size_t)(e - q), &got);
-			if (k != e - q || got != c)
-				n->trad[c >> 3] |= (uint8_t)(1u << (c & 7));
-			q = e + 1;
-		}
-done:
-	opencc_convert_utf8_free(out);
-	return 0;
-}
+struct normaliser {
+	struct opencc_lib lib;
+	opencc_t cc;
+	int state; /* 0 not loaded yet, 1 ready, -1 unavailable */
+	char err[256];
+};
 
 static int is_trad(const struct normaliser *n, uint32_t c)
 {
-	return c < 0x10000 && (n->trad[c >> 3] >> (c & 7)) & 1;
+	(void)n;
+	return c < 0x10000 && (trad_map[c >> 3] >> (c & 7)) & 1;
+}
+
+static int opencc_ready(struct normaliser *n)
+{
+	if (n->state)
+		return n->state > 0;
+	n->state = -1;
+	static const char *const names[] = {"libopencc.so.1.1", "libopencc.so.1", "libopencc.so"};
+	for (size_t i = 0; i < sizeof names / sizeof *names && !n->lib.dl; i++)
+		n->lib.dl = dlopen(names[i], RTLD_LAZY | RTLD_LOCAL);
+	if (!n->lib.dl) {
+		snprintf(n->err, sizeof n->err, "opencc: %s", dlerror());
+		return 0;
+	}
+	*(void **)&n->lib.open = dlsym(n->lib.dl, "opencc_open");
+	*(void **)&n->lib.close = dlsym(n->lib.dl, "opencc_close");
+	*(void **)&n->lib.convert = dlsym(n->lib.dl, "opencc_convert_utf8");
+	*(void **)&n->lib.convert_free = dlsym(n->lib.dl, "opencc_convert_utf8_free");
+	*(void **)&n->lib.error = dlsym(n->lib.dl, "opencc_error");
+	if (!n->lib.open || !n->lib.close || !n->lib.convert || !n->lib.convert_free || !n->lib.error) {
+		snprintf(n->err, sizeof n->err, "opencc: the library lacks its C API");
+		return 0;
+	}
+	n->cc = n->lib.open("tw2sp.json");
+	if (n->cc == (opencc_t)-1) {
+		snprintf(n->err, sizeof n->err, "opencc: cannot load tw2sp.json: %s", n->lib.error());
+		return 0;
+	}
+	n->state = 1;
+	return 1;
 }
 
 struct normaliser *normaliser_new(char **err)
 {
-	opencc_t cc = opencc_open("tw2sp.json");
-	if (cc == (opencc_t)-1) {
-		if (err)
-			*err = xasprintf("opencc: cannot load tw2sp.json: %s", opencc_error());
-		return NULL;
-	}
-	struct normaliser *n = xcalloc(1, sizeof *n);
-	n->cc = cc;
-	if (build_trad_map(n)) {
-		if (err)
-			*err = xasprintf("opencc: cannot load t2s.json: %s", opencc_error());
-		normaliser_free(n);
-		return NULL;
-	}
-	return n;
+	(void)err;
+	return xcalloc(1, sizeof(struct normaliser));
+}
+
+int normaliser_opencc_loaded(const struct normaliser *n)
+{
+	return n && n->state > 0;
+}
+
+const char *normaliser_opencc_error(const struct normaliser *n)
+{
+	return n && n->state < 0 ? n->err : NULL;
 }
 
 void normaliser_free(struct normaliser *n)
 {
 	if (!n)
 		return;
-	opencc_close(n->cc);
+	if (n->state > 0)
+		n->lib.close(n->cc);
+	if (n->lib.dl)
+		dlclose(n->lib.dl);
 	free(n);
 }
 
@@ -181,7 +193,7 @@ static char *convert_runs(struct normaliser *n, char *buf, size_t len, const str
 		sbuf_add(&joined, buf + rv->v[i].start, rv->v[i].end - rv->v[i].start);
 		sbuf_addc(&joined, '\n');
 	}
-	char *conv = opencc_convert_utf8(n->cc, joined.s, joined.len);
+	char *conv = opencc_ready(n) ? n->lib.convert(n->cc, joined.s, joined.len) : NULL;
 	sbuf_free(&joined);
 	if (!conv) {
 		*out_len = len;
@@ -191,7 +203,7 @@ static char *convert_runs(struct normaliser *n, char *buf, size_t len, const str
 	for (const char *p = conv; (p = strchr(p, '\n')); p++)
 		nlines++;
 	if (nlines != rv->n) {
-		opencc_convert_utf8_free(conv);
+		n->lib.convert_free(conv);
 		*out_len = len;
 		return buf;
 	}
@@ -206,10 +218,29 @@ static char *convert_runs(struct normaliser *n, char *buf, size_t len, const str
 		q = qe + 1;
 	}
 	sbuf_add(&out, buf + at, len - at);
-	opencc_convert_utf8_free(conv);
+	n->lib.convert_free(conv);
 	free(buf);
 	*out_len = out.len;
 	return sbuf_take(&out);
+}
+
+int normalise_is_traditional(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	for (size_t i = 0; i < len;) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		uint32_t c;
+		int k = utf8_decode(text + i, len - i, &c);
+		if (k < 1)
+			k = 1;
+		if (is_trad(NULL, c))
+			return 1;
+		i += (size_t)k;
+	}
+	return 0;
 }
 
 char *normalise_text(struct normaliser *n, const char *text, size_t len, size_t *out_len)

@@ -10,7 +10,8 @@
  * (資料中心 → 数据中心, 晶片 → 芯片, 矽谷 → 硅谷).
  *
  * OpenCC runs only on text that is Traditional: text holding at least one
- * ideograph that OpenCC's character table (t2s) would change. Simplified
+ * ideograph that OpenCC's character table (t2s) would change (a table made
+ * at build time, bot/gen_trad.c), and is loaded on the first such text. Simplified
  * and English text skip it, which keeps ingest fast (OpenCC converts at
  * about 5 MB/s, far slower than everything else here). The price: a
  * Taiwan-only word written in characters both scripts share (晶片 alone in
@@ -34,10 +35,17 @@
 
 struct normaliser;
 
-/* Open OpenCC's tw2sp.json (a few ms). Returns the normaliser, or NULL with an owned message in *err (err may be
- * NULL) when OpenCC cannot load its configuration. */
+/* A normaliser. OpenCC (tw2sp.json) is loaded on the first text that needs
+ * converting, not here: most processes never meet Traditional text, and
+ * OpenCC costs ~3 MB. Never fails today (err is kept for that); NULL only
+ * would mean out of memory. */
 struct normaliser *normaliser_new(char **err);
 void normaliser_free(struct normaliser *n); /* NULL is fine */
+/* Has OpenCC been loaded (some text was converted, or FORCE asked)? */
+int normaliser_opencc_loaded(const struct normaliser *n);
+/* Why OpenCC could not be loaded (borrowed), or NULL: without it text is
+ * folded but not converted. */
+const char *normaliser_opencc_error(const struct normaliser *n);
 
 /* Normalise len bytes of text (NUL bytes inside are treated as spaces).
  * n may be NULL: everything but the Traditional → Simplified step is done.
@@ -52,6 +60,11 @@ char *normalise_text(struct normaliser *n, const char *text, size_t len, size_t 
  * match story text whichever way it went. */
 enum { NORMALISE_AUTO = 0, NORMALISE_FORCE = 1, NORMALISE_FOLD = 2 };
 char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, size_t *out_len, int mode);
+
+/* Does the text hold a character only Traditional Chinese uses (so that
+ * normalise_text() would run OpenCC on it)? Case and width aside, it
+ * ignores full-width forms of such characters (there are none). */
+int normalise_is_traditional(const char *text, size_t len);
 
 /* normalise_text() on a NUL-terminated string (NULL reads as ""). Owned. */
 char *normalise_str(struct normaliser *n, const char *s);

@@ -68,6 +68,7 @@ struct ac_event {
 struct keyword {
 	char *norm; /* normalised, '*' kept for prefixes; owned */
 	int pat;
+	int prefix; /* written with a '*' */
 };
 
 /* Open-addressing map from (bytes, flag) to an int. Keys are borrowed from
@@ -118,8 +119,21 @@ struct ac {
 	uint16_t *d16;
 };
 
+/* A keyword whose forced-Simplified form is not interned yet (see
+ * topics_force). */
+struct deferred {
+	int kind, index;     /* owner: topic, entity or user keyword */
+	const char *written; /* borrowed from t->strings */
+};
+
 struct topics {
 	struct normaliser *norm; /* borrowed */
+	/* Forced forms (晶片 -> 芯片) only matter for text OpenCC converted, so
+	 * they are interned when OpenCC first loads, not at start-up (which
+	 * would load OpenCC into every process): until then they wait here. */
+	int forced;
+	struct deferred *defer;
+	size_t ndefer, capdefer;
 	struct entry *entries[2];
 	size_t nentries[2];
 	struct strv strings; /* every written string handed out */
@@ -178,6 +192,24 @@ static const char *keep(struct topics *t, const char *s)
 	strv_push(&t->strings, s);
 	return t->strings.v[t->strings.n - 1];
 }
+
+/* Only text with characters beyond ASCII can change under OpenCC. */
+static void defer_push(struct topics *t, int kind, int index, const char *written)
+{
+	const unsigned char *p = (const unsigned char *)written;
+	while (*p && *p < 0x80)
+		p++;
+	if (!*p)
+		return;
+	if (t->ndefer == t->capdefer) {
+		t->capdefer = t->capdefer ? t->capdefer * 2 : 256;
+		t->defer = xrealloc(t->defer, t->capdefer * sizeof *t->defer);
+	}
+	t->defer[t->ndefer++] = (struct deferred){kind, index, written};
+}
+
+static void keyword_follow(struct topics *t, int id);
+static void topics_force(struct topics *t);
 
 /* ---- string map ---- */
 
@@ -683,18 +715,27 @@ static int load_entry(struct loader *L, const cJSON *o, int kind, size_t index, 
 		snprintf(where, sizeof where, "%s.%s[%d]", path, listkey, j);
 		if (!cJSON_IsString(k))
 			return fail_at(L, where, "not a string");
+		const char *written = keep(t, k->valuestring);
+		if (!t->forced && normalise_is_traditional(written, strlen(written))) {
+			/* Converting it would load OpenCC now; until OpenCC loads
+			 * (for Traditional text), it has nothing to match. */
+			defer_push(t, kind, (int)index, written);
+			continue;
+		}
 		int prefix;
 		char *norm = keyword_norm(t->norm, k->valuestring, &prefix);
 		if (!norm)
 			return fail_at(L, where, "empty after normalisation");
-		char *alt = keyword_norm_alt(t->norm, k->valuestring, norm);
+		char *alt = t->forced ? keyword_norm_alt(t->norm, k->valuestring, norm) : NULL;
 		int p = pat_intern(t, norm, prefix);
-		if (pat_own(t, p, kind, (int)index, keep(t, k->valuestring)))
+		if (pat_own(t, p, kind, (int)index, written))
 			e->pats[e->npats++] = p;
 		if (alt) {
 			p = pat_intern(t, alt, prefix);
-			if (pat_own(t, p, kind, (int)index, keep(t, k->valuestring)))
+			if (pat_own(t, p, kind, (int)index, written))
 				e->pats[e->npats++] = p;
+		} else if (!t->forced) {
+			defer_push(t, kind, (int)index, written);
 		}
 	}
 	return 0;
@@ -889,6 +930,7 @@ void topics_free(struct topics *t)
 	strv_free(&t->strings);
 	ac_free(&t->ac);
 	free(t->scratch);
+	free(t->defer);
 	for (int k = 0; k < 4; k++)
 		free(t->ev[k]);
 	free(t->owner_count);
@@ -963,12 +1005,14 @@ static int resolve_norm(const struct topics *t, const char *norm, int prefix, in
 	return -1;
 }
 
-int topics_resolve(const struct topics *t, const char *word, int *kind, size_t *index)
+int topics_resolve(struct topics *t, const char *word, int *kind, size_t *index)
 {
 	int prefix;
 	char *norm = keyword_norm(t->norm, word ? word : "", &prefix);
 	if (!norm)
 		return -1;
+	if (!t->forced && normaliser_opencc_loaded(t->norm))
+		topics_force(t); /* the word was Traditional: converted forms first */
 	int rc = resolve_norm(t, norm, prefix, kind, index, NULL);
 	if (rc < 0) {
 		char *alt = keyword_norm_alt(t->norm, word, norm);
@@ -1121,7 +1165,7 @@ int topics_add_keyword(struct topics *t, const char *keyword)
 	char *norm = keyword_norm(t->norm, keyword ? keyword : "", &prefix);
 	if (!norm)
 		return -1;
-	char *alt = keyword_norm_alt(t->norm, keyword, norm);
+	char *alt = t->forced ? keyword_norm_alt(t->norm, keyword, norm) : NULL;
 	int p = pat_intern(t, norm, prefix);
 	if (t->pats[p].kw >= 0) {
 		free(alt);
@@ -1130,6 +1174,7 @@ int topics_add_keyword(struct topics *t, const char *keyword)
 	GROW(t->kws, t->nkws, t->kws_cap);
 	int id = (int)t->nkws++;
 	t->kws[id].pat = p;
+	t->kws[id].prefix = prefix;
 	/* A '*' after a CJK character changes nothing, so it is not shown. */
 	int star = prefix && word_byte[(unsigned char)t->pats[p].s[t->pats[p].len - 1]];
 	t->kws[id].norm = xasprintf("%s%s", t->pats[p].s, star ? "*" : "");
@@ -1140,19 +1185,62 @@ int topics_add_keyword(struct topics *t, const char *keyword)
 		if (t->pats[p2].kw < 0)
 			t->pats[p2].kw = id;
 		pat_own(t, p2, TOPICS_KEYWORD, id, keep(t, keyword));
+	} else if (!t->forced) {
+		defer_push(t, TOPICS_KEYWORD, id, keep(t, keyword));
 	}
+	keyword_follow(t, id);
+	return id;
+}
 
-	/* A keyword that names an entity follows the entity: 英伟达 is subscribed
-	 * to Nvidia, so it must also fire on 輝達 and "Nvidia", which no
-	 * normalisation turns into 英伟达. The keyword borrows the entity's
-	 * aliases, evidence showing the alias that matched. */
-	int name = prefix ? -1 : smap_get(&t->namemap, t->pats[p].s, t->pats[p].len, 0);
+/* A keyword that names an entity follows the entity: 英伟达 is subscribed to
+ * Nvidia, so it must also fire on 輝達 and "Nvidia", which no normalisation
+ * turns into 英伟达. The keyword borrows the entity's aliases, evidence
+ * showing the alias that matched. */
+static void keyword_follow(struct topics *t, int id)
+{
+	int p = t->kws[id].pat;
+	int name = t->kws[id].prefix ? -1 : smap_get(&t->namemap, t->pats[p].s, t->pats[p].len, 0);
 	if (name >= 0 && (name >> 24) == TOPICS_ENTITY)
 		follow_entity(t, id, name & 0xFFFFFF);
 	for (int o = t->pats[p].owner; o >= 0; o = t->owners[o].next)
 		if (t->owners[o].kind == TOPICS_ENTITY)
 			follow_entity(t, id, t->owners[o].index);
-	return id;
+}
+
+/* Intern every deferred forced form (OpenCC is loaded now): the entries'
+ * and keywords' second patterns, and keywords following entities borrow
+ * the entities' new ones. */
+static void topics_force(struct topics *t)
+{
+	t->forced = 1;
+	for (size_t i = 0; i < t->ndefer; i++) {
+		const struct deferred *d = &t->defer[i];
+		int prefix;
+		char *norm = keyword_norm(t->norm, d->written, &prefix);
+		if (!norm)
+			continue;
+		char *alt = keyword_norm_alt(t->norm, d->written, norm);
+		char *forms[2] = {norm, alt};
+		for (int f = 0; f < 2; f++) {
+			if (!forms[f])
+				continue;
+			int p = pat_intern(t, forms[f], prefix); /* takes the string */
+			if (d->kind == TOPICS_KEYWORD) {
+				if (t->pats[p].kw < 0)
+					t->pats[p].kw = d->index;
+				pat_own(t, p, TOPICS_KEYWORD, d->index, d->written);
+			} else {
+				struct entry *e = &t->entries[d->kind][d->index];
+				if (pat_own(t, p, d->kind, d->index, d->written))
+					e->pats[e->npats++] = p;
+			}
+		}
+	}
+	free(t->defer);
+	t->defer = NULL;
+	t->ndefer = t->capdefer = 0;
+	for (size_t id = 0; id < t->nkws; id++)
+		keyword_follow(t, (int)id);
 }
 
 const char *topics_keyword(const struct topics *t, int id)
@@ -1386,6 +1474,8 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 {
 	if (field < 0 || field >= TOPICS_NFIELDS || !norm)
 		return;
+	if (!t->forced && normaliser_opencc_loaded(t->norm))
+		topics_force(t);
 	if (t->stale)
 		ac_build(t);
 	if (t->count_cap < t->nowners) {

@@ -76,7 +76,7 @@ int topics_find(const struct topics *t, int kind, const char *id);
  * to a topic or an entity. Ids and names are tried before keywords, topics
  * before entities at each step. Returns 0 and sets *kind and *index, or -1
  * when nothing matches exactly. */
-int topics_resolve(const struct topics *t, const char *word, int *kind, size_t *index);
+int topics_resolve(struct topics *t, const char *word, int *kind, size_t *index);
 
 /* Up to max topics/entities closest to an unknown word (exact, then shared
  * prefix, substring, small edit distance on ids, names and keywords), best

@@ -89,6 +89,13 @@ int main(void)
 		return t_done();
 
 	test_fast_paths_random();
+	/* OpenCC is loaded by the first text that needs it, not before. */
+	T_INT(normaliser_opencc_loaded(nz), 0);
+	free(normalise_str(nz, "English and 简体中文 only"));
+	T_INT(normaliser_opencc_loaded(nz), 0);
+	free(normalise_str(nz, "資料"));
+	T_INT(normaliser_opencc_loaded(nz), 1);
+	T_OK(normaliser_opencc_error(nz) == NULL, "no OpenCC error");
 
 	/* Full-width forms and the ideographic space. */
 	CHECK("ＧＰＵ　Ｎｖｉｄｉａ", "gpu nvidia");

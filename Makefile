@@ -8,9 +8,9 @@
 # CI=true adds -Werror.
 
 PKGS      := libwebsockets libcurl libcjson sqlite3 opencc
-# OpenCC's headers only: the bot loads the library itself on first use
-# (bot/normalise.c), so it is not linked.
-LINK_PKGS := libwebsockets libcurl libcjson sqlite3
+# libcurl's and OpenCC's headers only: the bot loads those libraries itself
+# on first use (bot/rest.c, bot/normalise.c), so they are not linked.
+LINK_PKGS := libwebsockets libcjson sqlite3
 CC        ?= cc
 CSTD      := -std=c11
 WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter

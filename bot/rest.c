@@ -1,14 +1,90 @@
-/* rest — libcurl multi on a worker thread, completions posted to the loop. */
+/* rest — libcurl multi on a worker thread, completions posted to the loop.
+ *
+ * libcurl is loaded when the first REST client is made (dlopen), not
+ * linked: Debian's libcurl brings GnuTLS, Kerberos, LDAP, libssh2 and a
+ * dozen more libraries, ~4 MB of resident memory that a daemon talking
+ * only to its console never needs. GnuTLS (reached through librtmp, which
+ * ainews never uses) is asked not to initialise itself on load.
+ */
 #define _GNU_SOURCE
 #include "rest.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 
 #include "loop.h"
+
+/* The libcurl functions used, typed from curl.h's declarations. */
+static struct {
+	void *dl;
+	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_easy_init) *easy_init;
+	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_setopt) *easy_setopt;
+	__typeof__(curl_easy_getinfo) *easy_getinfo;
+	__typeof__(curl_easy_strerror) *easy_strerror;
+	__typeof__(curl_slist_append) *slist_append;
+	__typeof__(curl_slist_free_all) *slist_free_all;
+	__typeof__(curl_multi_init) *multi_init;
+	__typeof__(curl_multi_cleanup) *multi_cleanup;
+	__typeof__(curl_multi_add_handle) *multi_add_handle;
+	__typeof__(curl_multi_remove_handle) *multi_remove_handle;
+	__typeof__(curl_multi_perform) *multi_perform;
+	__typeof__(curl_multi_info_read) *multi_info_read;
+	__typeof__(curl_multi_poll) *multi_poll;
+	__typeof__(curl_multi_wakeup) *multi_wakeup;
+	char err[256];
+} C;
+
+#define SYM(field, name)                                       \
+	do {                                                     \
+		*(void **)&C.field = dlsym(C.dl, name);          \
+		if (!C.field) {                                  \
+			snprintf(C.err, sizeof C.err, "libcurl: no %s", name); \
+			return;                                  \
+		}                                                \
+	} while (0)
+
+static void curl_load(void)
+{
+	const char *had = getenv("GNUTLS_NO_IMPLICIT_INIT");
+	if (!had)
+		setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1); /* read by GnuTLS's constructor */
+	C.dl = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL);
+	if (!had)
+		unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+	if (!C.dl) {
+		snprintf(C.err, sizeof C.err, "libcurl: %s", dlerror());
+		return;
+	}
+	SYM(global_init, "curl_global_init");
+	SYM(easy_init, "curl_easy_init");
+	SYM(easy_cleanup, "curl_easy_cleanup");
+	SYM(easy_setopt, "curl_easy_setopt");
+	SYM(easy_getinfo, "curl_easy_getinfo");
+	SYM(easy_strerror, "curl_easy_strerror");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free_all, "curl_slist_free_all");
+	SYM(multi_init, "curl_multi_init");
+	SYM(multi_cleanup, "curl_multi_cleanup");
+	SYM(multi_add_handle, "curl_multi_add_handle");
+	SYM(multi_remove_handle, "curl_multi_remove_handle");
+	SYM(multi_perform, "curl_multi_perform");
+	SYM(multi_info_read, "curl_multi_info_read");
+	SYM(multi_poll, "curl_multi_poll");
+	SYM(multi_wakeup, "curl_multi_wakeup");
+	if (C.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(C.err, sizeof C.err, "libcurl: global initialisation failed");
+		C.multi_init = NULL;
+		return;
+	}
+	C.err[0] = 0;
+}
+#undef SYM
 
 struct rest_job {
 	struct rest *r;
@@ -42,8 +118,8 @@ struct rest {
 static void job_free(struct rest_job *j)
 {
 	if (j->easy)
-		curl_easy_cleanup(j->easy);
-	curl_slist_free_all(j->hdrs);
+		C.easy_cleanup(j->easy);
+	C.slist_free_all(j->hdrs);
 	free(j->body);
 	sbuf_free(&j->out);
 	strv_free(&j->resp_headers);
@@ -134,49 +210,48 @@ static void *worker(void *ud)
 		r->pending = NULL;
 		pthread_mutex_unlock(&r->mu);
 		for (; p; p = p->next)
-			curl_multi_add_handle(r->multi, p->easy);
+			C.multi_add_handle(r->multi, p->easy);
 		if (quit)
 			break;
 		int running = 0;
-		curl_multi_perform(r->multi, &running);
+		C.multi_perform(r->multi, &running);
 		CURLMsg *m;
 		int left;
-		while ((m = curl_multi_info_read(r->multi, &left))) {
+		while ((m = C.multi_info_read(r->multi, &left))) {
 			if (m->msg != CURLMSG_DONE)
 				continue;
 			struct rest_job *j = NULL;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &j->status);
-			curl_easy_getinfo(m->easy_handle, CURLINFO_TOTAL_TIME, &j->seconds);
+			C.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+			C.easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &j->status);
+			C.easy_getinfo(m->easy_handle, CURLINFO_TOTAL_TIME, &j->seconds);
 			if (m->data.result != CURLE_OK) {
-				j->error = xstrdup(j->errbuf[0] ? j->errbuf : curl_easy_strerror(m->data.result));
+				j->error = xstrdup(j->errbuf[0] ? j->errbuf : C.easy_strerror(m->data.result));
 				j->status = 0;
 			}
-			curl_multi_remove_handle(r->multi, m->easy_handle);
+			C.multi_remove_handle(r->multi, m->easy_handle);
 			finish(r, j);
 		}
-		curl_multi_poll(r->multi, NULL, 0, 1000, NULL);
+		C.multi_poll(r->multi, NULL, 0, 1000, NULL);
 	}
 	return NULL;
-}
-
-static void global_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 struct rest *rest_new(struct loop *l, char **err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, global_init);
+	pthread_once(&once, curl_load);
+	if (!C.multi_init || C.err[0]) {
+		*err = xstrdup(C.err[0] ? C.err : "libcurl: not loaded");
+		return NULL;
+	}
 	struct rest *r = xcalloc(1, sizeof *r);
 	r->loop = l;
-	r->multi = curl_multi_init();
+	r->multi = C.multi_init();
 	pthread_mutex_init(&r->mu, NULL);
 	if (!r->multi || pthread_create(&r->thread, NULL, worker, r)) {
 		*err = xstrdup("cannot start the HTTP client");
 		if (r->multi)
-			curl_multi_cleanup(r->multi);
+			C.multi_cleanup(r->multi);
 		free(r);
 		return NULL;
 	}
@@ -190,7 +265,7 @@ void rest_free(struct rest *r)
 	pthread_mutex_lock(&r->mu);
 	r->quit = 1;
 	pthread_mutex_unlock(&r->mu);
-	curl_multi_wakeup(r->multi);
+	C.multi_wakeup(r->multi);
 	pthread_join(r->thread, NULL);
 	deliver(r); /* finished before the stop */
 	/* Everything still in the multi handle or never added: cancelled. */
@@ -200,14 +275,14 @@ void rest_free(struct rest *r)
 	r->live = NULL;
 	while (live) {
 		struct rest_job *n = live->next_live;
-		curl_multi_remove_handle(r->multi, live->easy);
+		C.multi_remove_handle(r->multi, live->easy);
 		struct rest_response resp = {0, "", 0, "shutting down", {0}, 0};
 		r->inflight--;
 		live->cb(live->ud, &resp);
 		job_free(live);
 		live = n;
 	}
-	curl_multi_cleanup(r->multi);
+	C.multi_cleanup(r->multi);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -218,39 +293,39 @@ int rest_submit(struct rest *r, const struct rest_request *req, rest_cb cb, void
 	j->r = r;
 	j->cb = cb;
 	j->ud = ud;
-	j->easy = curl_easy_init();
+	j->easy = C.easy_init();
 	if (!j->easy) {
 		free(j);
 		return -1;
 	}
 	CURL *e = j->easy;
-	curl_easy_setopt(e, CURLOPT_URL, req->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "ainews/0.1 (+https://github.com/ainews)");
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	C.easy_setopt(e, CURLOPT_URL, req->url);
+	C.easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
+	C.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	C.easy_setopt(e, CURLOPT_WRITEDATA, j);
+	C.easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	C.easy_setopt(e, CURLOPT_HEADERDATA, j);
+	C.easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+	C.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	C.easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
+	C.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	C.easy_setopt(e, CURLOPT_USERAGENT, "ainews/0.1 (+https://github.com/ainews)");
+	C.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	C.easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	const char *method = req->method ? req->method : "GET";
 	if (req->body) {
 		j->body = xstrndup(req->body, req->body_len);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
+		C.easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+		C.easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
 	}
 	if (strcmp(method, "GET") && strcmp(method, "POST"))
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+		C.easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	else if (!strcmp(method, "POST") && !req->body)
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, ""), curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+		C.easy_setopt(e, CURLOPT_POSTFIELDS, ""), C.easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
 	for (size_t i = 0; i < req->nheaders; i++)
-		j->hdrs = curl_slist_append(j->hdrs, req->headers[i]);
-	j->hdrs = curl_slist_append(j->hdrs, "Expect:"); /* no 100-continue round trip */
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
+		j->hdrs = C.slist_append(j->hdrs, req->headers[i]);
+	j->hdrs = C.slist_append(j->hdrs, "Expect:"); /* no 100-continue round trip */
+	C.easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
 	r->inflight++;
 	j->next_live = r->live;
 	r->live = j;
@@ -258,7 +333,7 @@ int rest_submit(struct rest *r, const struct rest_request *req, rest_cb cb, void
 	j->next = r->pending;
 	r->pending = j;
 	pthread_mutex_unlock(&r->mu);
-	curl_multi_wakeup(r->multi);
+	C.multi_wakeup(r->multi);
 	return 1;
 }
 

@@ -1492,3 +1492,24 @@ int search_query_verify(const struct search_query *q, const char *const *texts, 
 	free(tn);
 	return ok;
 }
+
+int search_query_confirm(const struct search_query *q, const char *text, size_t len)
+{
+	if (!q)
+		return 0;
+	char needle[256];
+	for (size_t i = 0; i < q->nw; i++) {
+		const struct qword *w = &q->w[i];
+		if (w->exact)
+			continue; /* the index answered it */
+		size_t n = 0;
+		for (size_t k = 0; k < w->n; k++) {
+			if (w->u[k].kind != U_CJK || (k && !w->u[k].joined) || n + 4 > sizeof needle)
+				return 0;
+			n += (size_t)utf8_encode(w->u[k].cp, needle + n);
+		}
+		if (!memmem(text, len, needle, n))
+			return 0;
+	}
+	return 1;
+}

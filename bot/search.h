@@ -81,4 +81,10 @@ int search_query_run(struct search *s, const struct search_query *q, int (*cb)(v
  * multi-unit word as consecutive units within one text)? 1 yes, 0 no. */
 int search_query_verify(const struct search_query *q, const char *const *texts, const size_t *lens, int n);
 
+/* A shortcut for search_query_verify(): 1 when every word that needs
+ * verifying is a run of CJK characters found byte for byte in text (the
+ * stored, unnormalised text: a Simplified word there is there after
+ * normalisation too); 0 when that does not settle it. */
+int search_query_confirm(const struct search_query *q, const char *text, size_t len);
+
 #endif

@@ -169,6 +169,7 @@ enum sql_id {
 	Q_META_DEL,
 	Q_DOC_JSON,
 	Q_DOC_BRIEF,
+	Q_DOC_BRIEF_JSON,
 	Q_REINDEX_SCAN,
 	Q_FP_SET,
 	Q_RULE_ADD,
@@ -221,6 +222,9 @@ static const char *const sql_text[Q_NSQL] = {
 		       " ON r.story_id = s.id AND r.revision = s.revision WHERE s.rowid = ?1",
 	[Q_DOC_BRIEF] = "SELECT id, revision, published_at, hot, quality, impact, title_en, title_zh"
 			" FROM stories WHERE rowid = ?1",
+	[Q_DOC_BRIEF_JSON] = "SELECT r.json, s.id, s.revision, s.published_at, s.hot, s.quality, s.impact, s.title_en,"
+			     " s.title_zh FROM stories s JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision"
+			     " WHERE s.rowid = ?1",
 	[Q_REINDEX_SCAN] = "SELECT r.json, s.revision, s.published_at, s.rowid FROM stories s JOIN revisions r"
 			   " ON r.story_id = s.id AND r.revision = s.revision WHERE s.rowid > ?1 ORDER BY s.rowid",
 	[Q_FP_SET] = "UPDATE stories SET fingerprint = ?2 WHERE rowid = ?1",
@@ -442,6 +446,18 @@ void store_close(struct store *st)
 	free(st->cls);
 	sqlite3_close(st->db);
 	free(st);
+}
+
+void store_cache_kb(struct store *st, int kb)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", kb > 0 ? kb : 1);
+	exec(st, sql);
+}
+
+void store_release_memory(struct store *st)
+{
+	sqlite3_db_release_memory(st->db);
 }
 
 void store_bulk(struct store *st)
@@ -776,17 +792,22 @@ int64_t store_story_count(struct store *st)
 /* Run an ad-hoc SELECT json, revision, published_at ... and hand out stories. */
 /* A brief row: id, revision, published_at, hot, quality, impact, title_en,
  * title_zh straight from the stories table, no JSON to parse. */
+static int story_from_brief_at(sqlite3_stmt *s, int c, struct story *out)
+{
+	out->id = col_dup(s, c);
+	out->revision = sqlite3_column_int(s, c + 1);
+	out->published_at = sqlite3_column_int64(s, c + 2);
+	for (int i = 0; i < STORY_NSCORES; i++)
+		out->scores[i] = sqlite3_column_type(s, c + 3 + i) == SQLITE_NULL ? STORY_SCORE_NONE
+										    : sqlite3_column_int(s, c + 3 + i);
+	out->title[STORY_EN] = col_dup(s, c + 6);
+	out->title[STORY_ZH] = col_dup(s, c + 7);
+	return out->id ? 0 : -1;
+}
+
 static int story_from_brief(sqlite3_stmt *s, struct story *out)
 {
-	out->id = col_dup(s, 0);
-	out->revision = sqlite3_column_int(s, 1);
-	out->published_at = sqlite3_column_int64(s, 2);
-	for (int i = 0; i < STORY_NSCORES; i++)
-		out->scores[i] = sqlite3_column_type(s, 3 + i) == SQLITE_NULL ? STORY_SCORE_NONE
-									    : sqlite3_column_int(s, 3 + i);
-	out->title[STORY_EN] = col_dup(s, 6);
-	out->title[STORY_ZH] = col_dup(s, 7);
-	return out->id ? 0 : -1;
+	return story_from_brief_at(s, 0, out);
 }
 
 static int emit_stories(struct store *st, sqlite3_stmt *s, void (*cb)(void *ud, struct story *s), void *ud)
@@ -916,11 +937,27 @@ static int verify_story(struct store *st, const struct search_query *sq, const s
 	return ok;
 }
 
+/* The indexed fields' part of a stored story's JSON: from "title" to just
+ * before "tags" (the writer's key order), so a word in a tag, topic or
+ * URL does not count. */
+static int indexed_json(const char *json, size_t len, const char **from, size_t *n)
+{
+	const char *a = memmem(json, len, ",\"title\":", 9);
+	const char *b = a ? memmem(a, len - (size_t)(a - json), ",\"tags\":", 8) : NULL;
+	if (!a || !b)
+		return -1;
+	*from = a;
+	*n = (size_t)(b - a);
+	return 0;
+}
+
 static int search_doc(void *ud, int64_t doc)
 {
 	struct search_run *r = ud;
 	struct store *st = r->st;
-	sqlite3_stmt *s = q(st, r->brief ? Q_DOC_BRIEF : Q_DOC_JSON);
+	int verify = search_query_needs_verify(r->q);
+	/* Checking a candidate needs its JSON; listing it briefly does not. */
+	sqlite3_stmt *s = q(st, !r->brief ? Q_DOC_JSON : verify ? Q_DOC_BRIEF_JSON : Q_DOC_BRIEF);
 	if (!s)
 		return r->err = -1;
 	sqlite3_bind_int64(s, 1, doc);
@@ -931,31 +968,40 @@ static int search_doc(void *ud, int64_t doc)
 			return r->err = fail(st, "search");
 		return 0; /* a superseded revision */
 	}
-	struct story story;
-	story_init(&story);
-	int bad = r->brief ? story_from_brief(s, &story) : story_from_row(s, &story);
-	sqlite3_reset(s);
-	int keep = !bad;
-	if (keep && search_query_needs_verify(r->q)) {
-		if (r->brief) {
+	int keep = 1;
+	if (verify) {
+		/* Most candidates are settled by finding their CJK words in the
+		 * stored text as they are; only the rest are normalised. */
+		const char *json = (const char *)sqlite3_column_text(s, 0), *part;
+		size_t len = (size_t)sqlite3_column_bytes(s, 0), plen;
+		if (!json || indexed_json(json, len, &part, &plen) || !search_query_confirm(r->q, part, plen)) {
 			struct story full;
 			story_init(&full);
-			keep = store_story_get(st, story.id, 0, &full) == 1 && verify_story(st, r->q, &full);
+			char *perr = NULL;
+			keep = json && story_from_json_text(json, len, take_story_cb, &full, &perr) == 0 && full.id &&
+			       verify_story(st, r->q, &full);
+			free(perr);
 			story_free(&full);
-		} else {
-			keep = verify_story(st, r->q, &story);
 		}
 		if (!keep && ++r->misses >= STORE_SEARCH_MISSES) {
-			story_free(&story);
+			sqlite3_reset(s);
 			return 1;
 		}
 	}
 	if (keep) {
-		r->misses = 0;
-		r->cb(r->ud, &story);
-		r->n++;
+		struct story story;
+		story_init(&story);
+		int bad = !r->brief ? story_from_row(s, &story)
+			  : verify   ? story_from_brief_at(s, 1, &story)
+				     : story_from_brief(s, &story);
+		if (!bad) {
+			r->misses = 0;
+			r->cb(r->ud, &story);
+			r->n++;
+		}
+		story_free(&story);
 	}
-	story_free(&story);
+	sqlite3_reset(s);
 	return r->n >= r->limit ? 1 : 0;
 }
 

@@ -40,6 +40,11 @@ void store_set_normaliser(struct store *st, struct normaliser *n);
  * keeps SQLite's small defaults. */
 void store_bulk(struct store *st);
 
+/* SQLite's page cache for this connection, at most kb KiB. */
+void store_cache_kb(struct store *st, int kb);
+/* Free the page cache's unused memory (an idle daemon). */
+void store_release_memory(struct store *st);
+
 int store_begin(struct store *st); /* BEGIN IMMEDIATE */
 /* Write the search index's pending documents, then COMMIT. */
 int store_commit(struct store *st);

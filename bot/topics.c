@@ -26,7 +26,9 @@ static const int default_weights[TOPICS_NFIELDS] = {4, 3, 3, 2, 1, 3};
 #define DEFAULT_THRESHOLD 3
 
 /* Dense rows cost nclass * 4 bytes each; beyond this budget the deeper states
- * go sparse. 8 MiB keeps a whole taxonomy dense and the hot rows in cache. */
+ * go sparse. 8 MiB keeps a whole taxonomy dense (and then compact, 16-bit)
+ * and the hot rows in cache; topics_set_dense_budget() trades speed for
+ * memory in a daemon that scans a story now and then. */
 #define TOPICS_DENSE_BUDGET (8u << 20)
 
 enum {
@@ -132,6 +134,7 @@ struct topics {
 	 * they are interned when OpenCC first loads, not at start-up (which
 	 * would load OpenCC into every process): until then they wait here. */
 	int forced;
+	size_t dense_budget; /* 0: TOPICS_DENSE_BUDGET */
 	struct deferred *defer;
 	size_t ndefer, capdefer;
 	struct entry *entries[2];
@@ -539,7 +542,7 @@ static void ac_build(struct topics *t)
 	free(order);
 
 	size_t row = (size_t)a->nclass * sizeof(uint32_t);
-	size_t nd = TOPICS_DENSE_BUDGET / row;
+	size_t nd = (t->dense_budget ? t->dense_budget : TOPICS_DENSE_BUDGET) / row;
 	a->ndense = (uint32_t)(nd < 1 ? 1 : nd > nt ? nt : nd);
 	a->dense_limit = a->ndense * a->nclass;
 	if ((uint64_t)a->dense_limit + nt >= (1u << 31)) {
@@ -873,7 +876,7 @@ struct topics *topics_load_text(const char *json, size_t len, const char *origin
 		}
 	}
 	cJSON_Delete(root);
-	ac_build(t);
+	t->stale = 1; /* the automaton is built before the first scan */
 	return t;
 bad:
 	cJSON_Delete(root);
@@ -1806,12 +1809,13 @@ size_t topics_memory(const struct topics *t)
 	if (a->d16) {
 		m += (size_t)a->nstates * 128 * sizeof(uint16_t);
 		m += (size_t)a->nstates * sizeof(uint32_t) + (a->nstates + 1) * sizeof(uint32_t);
-	} else {
+	} else if (a->edge_start) {
 		m += (size_t)a->ndense * a->nclass * sizeof(uint32_t);
 		m += (size_t)a->nstates * (2 * sizeof(uint32_t)) + 2 * (a->nstates + 1) * sizeof(uint32_t);
 		m += (size_t)a->edge_start[a->nstates] * (sizeof(uint16_t) + sizeof(uint32_t));
 	}
-	m += (size_t)a->out_start[a->nstates] * sizeof(uint32_t);
+	if (a->out_start) /* built (it is built before the first scan) */
+		m += (size_t)a->out_start[a->nstates] * sizeof(uint32_t);
 	m += t->pats_cap * sizeof *t->pats + t->owners_cap * sizeof *t->owners;
 	for (size_t i = 0; i < t->npats; i++)
 		m += t->pats[i].len + 1;
@@ -1842,4 +1846,12 @@ void topics_automaton_stats(struct topics *t, size_t *states, size_t *dense, siz
 		*dense = t->ac.ndense;
 	if (classes)
 		*classes = t->ac.nclass;
+}
+
+void topics_set_dense_budget(struct topics *t, size_t bytes)
+{
+	if (t->dense_budget == bytes)
+		return;
+	t->dense_budget = bytes;
+	t->stale = 1; /* rebuilt before the next scan */
 }

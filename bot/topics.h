@@ -59,6 +59,11 @@ struct topics;
  * string". Borrows n for the lifetime of the result (NULL: no Traditional →
  * Simplified). Returns NULL with an owned *err (err may be NULL) on failure. */
 struct topics *topics_load(const char *path, struct normaliser *n, char **err);
+/* Memory for the automaton's dense rows (default 8 MiB: the whole taxonomy
+ * dense, ~1.6 MB, fastest). A daemon scanning a story now and then can
+ * give ~256 KB: deeper states then take a slower path, with the same
+ * matches. */
+void topics_set_dense_budget(struct topics *t, size_t bytes);
 /* The same from JSON text; origin names it in error messages. */
 struct topics *topics_load_text(const char *json, size_t len, const char *origin,
 				struct normaliser *n, char **err);

@@ -167,7 +167,7 @@ struct slack {
 	char *app_token, *bot_token, *api_base;
 	char *auth_app, *auth_bot; /* "Authorization: Bearer …" lines */
 	int plain_http_ok;	   /* api_base is http:// (tests): allow http:// response_urls */
-	struct lws_vhost *vh;
+	struct lws_vhost *vh, *vh_tls; /* made on first use: plain, TLS */
 	struct slack_conn conns[2];
 	struct slack_conn *active; /* READY socket that takes our traffic */
 	int want_refresh;	   /* a new socket is wanted but no slot is free yet */
@@ -721,13 +721,52 @@ static void conn_gone(struct slack_conn *c, const char *why)
 	}
 }
 
+static const struct lws_protocols slack_protocols[];
+
+/* The client vhost, made on first use, with TLS only for wss:// URLs: the
+ * TLS context is ~1 MB of OpenSSL state a plain-socket test (or a bot not
+ * yet connected) need not carry. CA certificates: SSL_CERT_FILE as
+ * OpenSSL itself honours it, else Debian's bundle, else OpenSSL's
+ * defaults (one load either way: OpenSSL's defaults as well as a file
+ * would load the bundle twice, ~1 MB). NULL when lws cannot make it. */
+static struct lws_vhost *slack_vhost(struct slack *s, int tls)
+{
+	struct lws_vhost **vh = tls ? &s->vh_tls : &s->vh;
+	if (*vh)
+		return *vh;
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = slack_protocols;
+	info.vhost_name = tls ? "ainews-slack-tls" : "ainews-slack";
+	if (tls) {
+		/* lws only builds a vhost's client TLS context when asked so */
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		const char *ca = getenv("SSL_CERT_FILE");
+		if (!ca || access(ca, R_OK))
+			ca = access(SLACK_CA_BUNDLE, R_OK) == 0 ? SLACK_CA_BUNDLE : NULL;
+		if (ca) {
+			info.client_ssl_ca_filepath = ca;
+			info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+		}
+	}
+	*vh = lws_create_vhost(loop_lws(s->svc.loop), &info);
+	return *vh;
+}
+
 static void conn_connect(struct slack_conn *c, const char *addr)
 {
 	struct slack *s = c->s;
+	struct lws_vhost *vh = slack_vhost(s, c->tls);
+	if (!vh) {
+		go_fatal(s, c->tls ? "cannot set up the TLS client (lws vhost; CA certificates?)"
+				   : "cannot set up the websocket client (lws vhost)");
+		return;
+	}
 	struct lws_client_connect_info i;
 	memset(&i, 0, sizeof i);
 	i.context = loop_lws(s->svc.loop);
-	i.vhost = s->vh;
+	i.vhost = vh;
 	i.address = addr;
 	i.port = c->port;
 	i.path = c->path;
@@ -1432,29 +1471,6 @@ static void *slack_create(const struct plugin_services *svc, char **err)
 	s->auth_app = xasprintf("Authorization: Bearer %s", s->app_token);
 	s->auth_bot = xasprintf("Authorization: Bearer %s", s->bot_token);
 
-	struct lws_context_creation_info info;
-	memset(&info, 0, sizeof info);
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = slack_protocols;
-	info.vhost_name = "ainews-slack";
-	/* lws only builds the vhost's client TLS context when asked this way.
-	 * One CA file, loaded once (OpenSSL's defaults would load the bundle a
-	 * second time, ~1 MB): SSL_CERT_FILE as OpenSSL itself honours it,
-	 * else Debian's bundle, else whatever OpenSSL finds by default. */
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	const char *ca = getenv("SSL_CERT_FILE");
-	if (!ca || access(ca, R_OK))
-		ca = access(SLACK_CA_BUNDLE, R_OK) == 0 ? SLACK_CA_BUNDLE : NULL;
-	if (ca) {
-		info.client_ssl_ca_filepath = ca;
-		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	}
-	s->vh = lws_create_vhost(loop_lws(svc->loop), &info);
-	if (!s->vh) {
-		*err = xstrdup("cannot create the websocket client (lws vhost)");
-		slack_destroy(s);
-		return NULL;
-	}
 	return s;
 }
 

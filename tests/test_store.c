@@ -122,6 +122,14 @@ static void test_revisions_and_search(void)
 	T_STR(search(st, "\"quoted\" \"\""), "");
 	T_STR(search(st, "!!! ..."), "error -2");
 	T_STR(search(st, "AND OR NOT NEAR( *"), ""); /* FTS syntax is data */
+	/* A word checked against the stored text counts only in the searched
+	 * fields: 大模型 is in s-c's tags, its pairs apart in the text. */
+	struct story sc = mk("s-c", "big models", "大模 and 模型 apart", 10);
+	story_tag_push(&sc, "LLM", "大模型");
+	T_INT(put(st, &sc, "nothing here"), 0);
+	T_STR(search(st, "大模型"), "");
+	T_STR(search(st, "大模"), "s-c");
+	story_free(&sc);
 
 	/* A new revision replaces the search row. */
 	free(a.title[0]);

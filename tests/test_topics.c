@@ -504,6 +504,36 @@ static void test_long_text_walks(struct topics *t)
 	story_free(&s);
 }
 
+/* A small dense budget (the daemon's) leaves deeper states sparse; the
+ * matches must be exactly those of the all-dense automaton. */
+static void test_small_budget(struct topics *t)
+{
+	const char *samples[] = {"000", "001", "002"};
+	for (int k = 0; k < 3; k++) {
+		struct story s;
+		T_INT(sample_story(samples[k], &s), 0);
+		struct topics_result a, b;
+		topics_set_dense_budget(t, 0);
+		topics_classify(t, &s, &a);
+		size_t st, dense_a, dense_b, cl;
+		topics_automaton_stats(t, &st, &dense_a, &cl);
+		topics_set_dense_budget(t, 32u << 10);
+		topics_classify(t, &s, &b);
+		topics_automaton_stats(t, &st, &dense_b, &cl);
+		T_OK(dense_b < dense_a && dense_b < st, "sparse states with a small budget (%zu of %zu dense)", dense_b,
+		     st);
+		int same = a.nhits == b.nhits && a.ntopics == b.ntopics && a.nentities == b.nentities;
+		for (size_t i = 0; same && i < a.nhits; i++)
+			same = a.hits[i].kind == b.hits[i].kind && a.hits[i].index == b.hits[i].index &&
+			       a.hits[i].field == b.hits[i].field && a.hits[i].count == b.hits[i].count;
+		T_OK(same, "sample %s: same matches with a small automaton", samples[k]);
+		topics_result_free(&a);
+		topics_result_free(&b);
+		story_free(&s);
+	}
+	topics_set_dense_budget(t, 0);
+}
+
 /* ---- differential test against brute force ---- */
 
 static uint64_t rng = 88172645463325252ULL;
@@ -643,6 +673,7 @@ int main(void)
 		test_threshold_and_tags(t);
 		test_user_keywords(t);
 		test_long_text_walks(t);
+		test_small_budget(t);
 		test_differential(t);
 	}
 	test_boundaries();

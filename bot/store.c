@@ -149,7 +149,10 @@ static const char *const migrations[] = {
 	"INSERT INTO revisions2(story_id, revision, fingerprint, changed, json, created_at)"
 	"  SELECT story_id, revision, fingerprint, changed, json, created_at FROM revisions ORDER BY created_at, story_id, revision;"
 	"DROP TABLE revisions;"
-	"ALTER TABLE revisions2 RENAME TO revisions;",
+	"ALTER TABLE revisions2 RENAME TO revisions;"
+	/* newest first with the rowid as the tie-break, straight from the index */
+	"DROP INDEX stories_time;"
+	"CREATE INDEX stories_time ON stories(published_at DESC, rowid DESC);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 
@@ -165,6 +168,7 @@ enum sql_id {
 	Q_STORY_JSON_REV,
 	Q_REVISIONS,
 	Q_COUNT,
+	Q_WINDOW,
 	Q_META_GET,
 	Q_META_DEL,
 	Q_DOC_JSON,
@@ -216,6 +220,7 @@ static const char *const sql_text[Q_NSQL] = {
 			     " ON s.id = r.story_id WHERE r.story_id = ?1 AND r.revision = ?2",
 	[Q_REVISIONS] = "SELECT revision, changed, created_at FROM revisions WHERE story_id = ?1 ORDER BY revision",
 	[Q_COUNT] = "SELECT count(*) FROM stories",
+	[Q_WINDOW] = "SELECT count(*) FROM (SELECT 1 FROM stories WHERE published_at >= ?1 LIMIT 2000)",
 	[Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[Q_META_DEL] = "DELETE FROM meta WHERE key = ?1",
 	[Q_DOC_JSON] = "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
@@ -267,7 +272,7 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_NSQL];
 	char err[512];
-	sqlite3_stmt *list_q[32]; /* store_list by shape: topic|entity|since|order|brief */
+	sqlite3_stmt *list_q[64]; /* store_list by shape: topic|entity|since|order|brief|window */
 	sqlite3_stmt *class_q[32]; /* classification insert of n+1 rows */
 	/* class name ("topic:compute") -> class_names.id; entries added by a
 	 * transaction that rolls back are forgotten with it */
@@ -436,10 +441,10 @@ void store_close(struct store *st)
 		return;
 	for (int i = 0; i < Q_NSQL; i++)
 		sqlite3_finalize(st->q[i]);
-	for (int i = 0; i < 32; i++) {
+	for (int i = 0; i < 64; i++)
 		sqlite3_finalize(st->list_q[i]);
+	for (int i = 0; i < 32; i++)
 		sqlite3_finalize(st->class_q[i]);
-	}
 	search_free(st->search);
 	for (size_t i = 0; i < st->ncls; i++)
 		free(st->cls[i].name);
@@ -523,6 +528,10 @@ int store_story_head(struct store *st, const char *id, int *revision, uint64_t *
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : fail(st, "story head");
 }
+
+/* Fewer recent stories than this: sort them rather than walk the score
+ * index (Q_WINDOW counts up to it). */
+#define STORE_WINDOW_SORT 2000
 
 /* " topic:a topic:b entity:c " — a story's classes on its row, so a
  * listing can test a second filter without another table. */
@@ -833,6 +842,18 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 {
 	int shape = (qr->topic ? 1 : 0) | (qr->entity ? 2 : 0) | (qr->since > 0 ? 4 : 0) |
 		    (qr->order == STORE_ORDER_SCORE ? 8 : 0) | (qr->brief ? 16 : 0);
+	/* Best scores since a time: walking the score index and skipping
+	 * older stories is quick when most are recent, and reads the whole
+	 * store when few are; then sorting the few recent ones is quicker. */
+	if (qr->order == STORE_ORDER_SCORE && qr->since > 0 && !qr->topic && !qr->entity) {
+		sqlite3_stmt *c = q(st, Q_WINDOW);
+		if (!c)
+			return -1;
+		sqlite3_bind_int64(c, 1, qr->since);
+		if (sqlite3_step(c) == SQLITE_ROW && sqlite3_column_int(c, 0) < STORE_WINDOW_SORT)
+			shape |= 32;
+		sqlite3_reset(c);
+	}
 	sqlite3_stmt *s = st->list_q[shape];
 	if (s) {
 		sqlite3_reset(s);
@@ -865,9 +886,9 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 			sbuf_adds(&sql, " AND instr(s.classes, ' entity:' || ?2 || ' ') > 0");
 		if (qr->since > 0)
 			sbuf_adds(&sql, " AND c.published_at >= ?3");
-		order = "c.published_at DESC, s.rowid DESC";
+		order = "c.published_at DESC, c.doc DESC"; /* the key's order: no sort */
 	} else {
-		sbuf_adds(&sql, "stories s WHERE 1");
+		sbuf_adds(&sql, shape & 32 ? "stories s INDEXED BY stories_time WHERE 1" : "stories s WHERE 1");
 		if (qr->topic)
 			sbuf_adds(&sql, " AND instr(s.classes, ' topic:' || ?1 || ' ') > 0");
 		if (qr->entity)

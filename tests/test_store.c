@@ -187,6 +187,15 @@ static void test_revisions_and_search(void)
 	struct store_query top = {.order = STORE_ORDER_SCORE, .limit = 1};
 	T_INT(store_list(st, &top, ids_cb, &c), 1);
 	T_STR(c.buf, "s-a");
+	/* Best since a time: few recent stories are sorted (the score index
+	 * is not walked), with the same answer. */
+	memset(&c, 0, sizeof c);
+	struct store_query top_since = {.order = STORE_ORDER_SCORE, .since = 1700000000};
+	T_INT(store_list(st, &top_since, ids_cb, &c), 3);
+	T_STR(c.buf, "s-a,s-b,s-c");
+	memset(&c, 0, sizeof c);
+	top_since.since = 1800000000;
+	T_INT(store_list(st, &top_since, ids_cb, &c), 0);
 	story_free(&a);
 	story_free(&b);
 	store_close(st);

@@ -7,10 +7,11 @@
 #   make valgrind   run the unit tests under valgrind
 # CI=true adds -Werror.
 
-PKGS      := libwebsockets libcurl libcjson sqlite3 opencc
+PKGS      := libwebsockets libcurl libcjson sqlite3 opencc openssl
 # libcurl's and OpenCC's headers only: the bot loads those libraries itself
 # on first use (bot/rest.c, bot/normalise.c), so they are not linked.
-LINK_PKGS := libwebsockets libcjson sqlite3
+# OpenSSL (libwebsockets' TLS) is called directly for the CA directory.
+LINK_PKGS := libwebsockets libcjson sqlite3 openssl
 CC        ?= cc
 CSTD      := -std=c11
 WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter

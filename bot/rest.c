@@ -113,6 +113,8 @@ struct rest {
 	struct rest_job *done;    /* finished, not yet delivered */
 	struct rest_job *live;    /* loop thread: every undelivered job */
 	size_t inflight;          /* loop-thread count of submitted jobs */
+	int ca_kind;              /* ca_source() */
+	char *ca;
 };
 
 static void job_free(struct rest_job *j)
@@ -246,12 +248,16 @@ struct rest *rest_new(struct loop *l, char **err)
 	}
 	struct rest *r = xcalloc(1, sizeof *r);
 	r->loop = l;
+	const char *ca;
+	r->ca_kind = ca_source(&ca);
+	r->ca = ca ? xstrdup(ca) : NULL;
 	r->multi = C.multi_init();
 	pthread_mutex_init(&r->mu, NULL);
 	if (!r->multi || pthread_create(&r->thread, NULL, worker, r)) {
 		*err = xstrdup("cannot start the HTTP client");
 		if (r->multi)
 			C.multi_cleanup(r->multi);
+		free(r->ca);
 		free(r);
 		return NULL;
 	}
@@ -284,6 +290,7 @@ void rest_free(struct rest *r)
 	}
 	C.multi_cleanup(r->multi);
 	pthread_mutex_destroy(&r->mu);
+	free(r->ca);
 	free(r);
 }
 
@@ -311,6 +318,15 @@ int rest_submit(struct rest *r, const struct rest_request *req, rest_cb cb, void
 	C.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	C.easy_setopt(e, CURLOPT_USERAGENT, "ainews/0.1 (+https://github.com/ainews)");
 	C.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* CA certificates as the websocket side finds them (ca_source): a
+	 * hashed directory is read per certificate needed instead of parsing
+	 * the whole bundle into every TLS context (~1.4 MB). */
+	if (r->ca_kind == CA_FILE) {
+		C.easy_setopt(e, CURLOPT_CAINFO, r->ca);
+	} else if (r->ca_kind == CA_DIR) {
+		C.easy_setopt(e, CURLOPT_CAINFO, (char *)NULL);
+		C.easy_setopt(e, CURLOPT_CAPATH, r->ca);
+	}
 	C.easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	const char *method = req->method ? req->method : "GET";
 	if (req->body) {

@@ -2,6 +2,10 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <unistd.h>
+
+#include <dirent.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void oom(void)
 {
@@ -470,4 +475,39 @@ uint64_t hash64_fast(const void *data, size_t len, uint64_t seed)
 	h ^= h >> 29;
 	h *= 0xff51afd7ed558ccdULL;
 	return h ^ (h >> 32);
+}
+
+/* A directory OpenSSL can look certificates up in: it holds hash links
+ * ("1a2b3c4d.0"). */
+static int hashed_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		const char *n = e->d_name;
+		size_t i = 0;
+		while (i < 8 && isxdigit((unsigned char)n[i]))
+			i++;
+		found = i == 8 && n[8] == '.' && isdigit((unsigned char)n[9]);
+	}
+	closedir(d);
+	return found;
+}
+
+int ca_source(const char **path)
+{
+	const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
+	if (f && *f && access(f, R_OK) == 0)
+		return *path = f, CA_FILE;
+	if (d && *d && hashed_dir(d))
+		return *path = d, CA_DIR;
+	if (hashed_dir("/etc/ssl/certs"))
+		return *path = "/etc/ssl/certs", CA_DIR;
+	if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+		return *path = "/etc/ssl/certs/ca-certificates.crt", CA_FILE;
+	*path = NULL;
+	return CA_NONE;
 }

@@ -66,6 +66,16 @@ int time_parse_iso(const char *s, int64_t *out);  /* 0 ok, -1 bad */
 /* "24h", "7d", "30m", "90s" -> seconds; -1 when malformed. */
 int64_t duration_parse(const char *s);
 
+/* Where TLS clients find CA certificates, as OpenSSL's own variables say:
+ * SSL_CERT_FILE (a bundle), else SSL_CERT_DIR (a hashed directory), else
+ * the system's hashed directory /etc/ssl/certs, else its bundle. A hashed
+ * directory is read certificate by certificate as a peer needs one; a
+ * bundle is parsed whole (~1.4 MB of memory for Debian's, per client).
+ * Returns CA_NONE (leave the library's default), CA_FILE or CA_DIR, with
+ * the path (borrowed: environment or a constant) in *path. */
+enum { CA_NONE = 0, CA_FILE = 1, CA_DIR = 2 };
+int ca_source(const char **path);
+
 /* Read a whole file (max_bytes cap; -2 when larger). 0 ok, -1 errno. */
 int file_read(const char *path, size_t max_bytes, char **out, size_t *len);
 

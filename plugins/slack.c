@@ -44,6 +44,7 @@
 
 #include <cJSON.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include "format.h"
 #include "log.h"
@@ -53,7 +54,6 @@
 #include "util.h"
 
 #define SLACK_DEFAULT_API	 "https://slack.com/api/"
-#define SLACK_CA_BUNDLE		 "/etc/ssl/certs/ca-certificates.crt"
 #define SLACK_ACK_INLINE_MS	 1000		  /* reply inside the ack when ready by then (Slack allows 3 s) */
 #define SLACK_HELLO_TIMEOUT_MS	 10000		  /* an open socket with no hello is dead */
 #define SLACK_CLOSE_GRACE_MS	 1000		  /* Slack may keep TCP open after the close handshake */
@@ -725,10 +725,11 @@ static const struct lws_protocols slack_protocols[];
 
 /* The client vhost, made on first use, with TLS only for wss:// URLs: the
  * TLS context is ~1 MB of OpenSSL state a plain-socket test (or a bot not
- * yet connected) need not carry. CA certificates: SSL_CERT_FILE as
- * OpenSSL itself honours it, else Debian's bundle, else OpenSSL's
- * defaults (one load either way: OpenSSL's defaults as well as a file
- * would load the bundle twice, ~1 MB). NULL when lws cannot make it. */
+ * yet connected) need not carry. CA certificates from ca_source(): a
+ * bundle file goes to lws, a hashed directory is handed to OpenSSL when
+ * lws asks (LOAD_EXTRA_CLIENT_VERIFY_CERTS), and OpenSSL's own defaults
+ * are off either way (they would load the bundle a second time). NULL
+ * when lws cannot make it. */
 static struct lws_vhost *slack_vhost(struct slack *s, int tls)
 {
 	struct lws_vhost **vh = tls ? &s->vh_tls : &s->vh;
@@ -742,13 +743,12 @@ static struct lws_vhost *slack_vhost(struct slack *s, int tls)
 	if (tls) {
 		/* lws only builds a vhost's client TLS context when asked so */
 		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		const char *ca = getenv("SSL_CERT_FILE");
-		if (!ca || access(ca, R_OK))
-			ca = access(SLACK_CA_BUNDLE, R_OK) == 0 ? SLACK_CA_BUNDLE : NULL;
-		if (ca) {
+		const char *ca;
+		int kind = ca_source(&ca);
+		if (kind == CA_FILE)
 			info.client_ssl_ca_filepath = ca;
+		if (kind != CA_NONE)
 			info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-		}
 	}
 	*vh = lws_create_vhost(loop_lws(s->svc.loop), &info);
 	return *vh;
@@ -1012,7 +1012,14 @@ static void want_socket(struct slack *s, int now)
 
 static int slack_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	(void)user;
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+		/* the TLS vhost's context (user): certificates from a hashed
+		 * directory, looked up as a peer's chain needs them */
+		const char *ca;
+		if (ca_source(&ca) == CA_DIR && SSL_CTX_load_verify_locations(user, NULL, ca) != 1)
+			log_warn("slack: cannot use CA directory %s", ca);
+		return 0;
+	}
 	struct slack_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 	if (!c)
 		return 0;

@@ -98,4 +98,47 @@ PY
 echo "slack.fake_violations $(C state 'len(s["errors"])')"
 echo "slack.rss_kb_end $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
 kill -TERM $bpid; wait $bpid 2>/dev/null; bpid=
+kill $fpid 2>/dev/null; wait $fpid 2>/dev/null; fpid=
+
+# As in production: wss:// and an https Web API, both verified, with the
+# system's CA certificates (plus the fake's own CA), read from the hashed
+# directory as the daemon does by default and, for comparison, from one
+# bundle file.
+command -v openssl > /dev/null 2>&1 || exit 0
+o=$TMP/tls
+mkdir -p $o/certs
+openssl req -x509 -newkey rsa:2048 -nodes -keyout $o/ca.key -out $o/ca.pem -days 2 -subj "/CN=ainews bench CA" \
+	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" > /dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout $o/srv.key -out $o/srv.csr -subj "/CN=localhost" > /dev/null 2>&1
+printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > $o/ext.cnf
+openssl x509 -req -in $o/srv.csr -CA $o/ca.pem -CAkey $o/ca.key -CAcreateserial -out $o/srv.pem -days 2 \
+	-extfile $o/ext.cnf > /dev/null 2>&1
+for f in /etc/ssl/certs/*.pem; do ln -s "$f" $o/certs/ 2>/dev/null; done
+cp $o/ca.pem $o/certs/ainews-bench-ca.pem
+openssl rehash $o/certs > /dev/null 2>&1
+cat /etc/ssl/certs/ca-certificates.crt $o/ca.pem > $o/bundle.pem 2>/dev/null
+$PY tests/fake_slack.py --app-token $APP --bot-token $BOT --tls-cert $o/srv.pem --tls-key $o/srv.key \
+	> $TMP/fake.out 2> $TMP/fake.err &
+fpid=$!
+i=0; while ! grep -q '^TLSPORT' $TMP/fake.out 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+PORT=$(awk '/^PORT/ {print $2}' $TMP/fake.out)
+TLSPORT=$(awk '/^TLSPORT/ {print $2}' $TMP/fake.out)
+C config '{"wss": true}' > /dev/null
+sed "s|http://127.0.0.1:[0-9]*/api/|https://localhost:$TLSPORT/api/|" $TMP/config.json > $TMP/tls.json
+for how in dir file; do
+	if [ $how = dir ]; then ca="SSL_CERT_FILE= SSL_CERT_DIR=$o/certs"; else ca="SSL_CERT_FILE=$o/bundle.pem SSL_CERT_DIR="; fi
+	n0=$(C state 'sum(1 for x in s["sockets"] if x["ready"])')
+	env SLACK_APP_TOKEN=$APP SLACK_BOT_TOKEN=$BOT $ca $BIN --config $TMP/tls.json run > /dev/null 2> $TMP/log.$how &
+	bpid=$!
+	C wait "sum(1 for x in s['sockets'] if x['ready']) > $n0" 10 > /dev/null 2>&1 || { echo "bench_slack: no TLS connection ($how)"; cat $TMP/log.$how; }
+	C do burst '{"n": 50, "interval_ms": 5, "texts": ["compute"], "timeout": 20}' > /dev/null
+	printf '{"id": "tls-%s", "title": {"en": "Bench story over TLS"}, "scores": {"hot": 70, "quality": 60, "impact": 70}}' $how \
+		> $TMP/tls-$how.json
+	$BIN --config $TMP/tls.json ingest $TMP/tls-$how.json > /dev/null 2>&1
+	C wait "any('over TLS' in (p['text'] or '') for p in s['posts'])" 10 > /dev/null 2>&1 || echo "bench_slack: no post over TLS ($how)"
+	sleep 3 # after the trim that follows activity
+	echo "slack.tls_ca_${how}_rss_kb $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
+	echo "slack.tls_ca_${how}_pss_kb $(awk '/^Pss:/ {print $2}' /proc/$bpid/smaps_rollup)"
+	kill -TERM $bpid; wait $bpid 2>/dev/null; bpid=
+done
 exit 0

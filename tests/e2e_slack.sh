@@ -42,7 +42,7 @@ write_config() { # write_config [http.listen]
   "topics": "$ROOT/config/topics.json",
   "http": {"listen": "${1:-off}"},
   "platforms": [{"type": "slack", "name": "work", "app_token_env": "SLACK_APP_TOKEN",
-                 "bot_token_env": "SLACK_BOT_TOKEN", "api_base": "http://127.0.0.1:$FPORT/api/"}],
+                 "bot_token_env": "SLACK_BOT_TOKEN", "api_base": "${API_BASE:-http://127.0.0.1:$FPORT/api/}"}],
   "sources": [],
   "rules": [{"platform": "work", "channel": "C0INFRA", "expr": "topic:compute and impact >= 60"}],
   "admins": {"work": ["U0ADMIN"]}
@@ -293,6 +293,33 @@ if command -v openssl > /dev/null 2>&1; then
 	stop_bot
 expect_eq "daemon exits cleanly (TLS)" "$brc" 0
 	expect_eq "no violations over TLS" "$(errors)" "[]"
+
+	# The same with the CA in a hashed directory (how /etc/ssl/certs is
+	# read by default: certificate by certificate), and the Web API over
+	# HTTPS too, so both TLS clients verify through it.
+	mkdir -p $o/certs
+	cp $o/ca.pem $o/certs/
+	openssl rehash $o/certs > /dev/null 2>&1 || c_rehash $o/certs > /dev/null 2>&1
+	API_BASE="https://localhost:$TLSPORT/api/" write_config
+	start_bot SSL_CERT_FILE= SSL_CERT_DIR=$o/certs
+	check "wss:// ready, CA from a hashed directory" C wait 'any(x["ready"] for x in s["sockets"])' 10
+	r=$(C slash compute U0USER C0GENERAL)
+	expect_eq "answering over TLS (CA directory)" "$(printf "%s\n" "$r" | field '["inline"]')" True
+	printf '{"id": "tls-1", "title": {"en": "GPU data center compute deal over TLS"}, "scores": {"hot": 70, "quality": 60, "impact": 80}}' > $TMP/tls-1.json
+	$A ingest $TMP/tls-1.json > /dev/null 2>&1
+	check "alert posted over HTTPS (CA directory)" C wait "any('over TLS' in (p['text'] or '') for p in s['posts'])" 10
+	stop_bot
+	expect_eq "no violations (CA directory)" "$(errors)" "[]"
+	# a directory without this CA: the websocket is refused, nothing posted
+	mkdir -p $o/empty
+	cp /etc/ssl/certs/*.0 $o/empty/ 2>/dev/null
+	n0=$(C state 'len(s["sockets"])')
+	: > $TMP/log
+	start_bot SSL_CERT_FILE= SSL_CERT_DIR=$o/empty
+	sleep 2
+	expect_eq "no socket without the CA" "$(C state 'len(s["sockets"])')" "$n0"
+	expect_match "the certificate is refused" "$(cat $TMP/log)" "certificate"
+	stop_bot
 	stop_fake
 fi
 

@@ -109,24 +109,14 @@ static int ieq(const char *a, const char *b)
 	}
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 static uint64_t ihash(const char *s, uint64_t seed)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ mix64(seed);
+	uint64_t h = 0xcbf29ce484222325ULL ^ fmix64(seed);
 	for (; *s; s++) {
 		h ^= lower((unsigned char)*s);
 		h *= 0x100000001b3ULL;
 	}
-	return mix64(h);
+	return fmix64(h);
 }
 
 static int score_valid(int v)
@@ -1334,7 +1324,7 @@ void rules_index_free(struct rules_index *ix)
 
 static size_t id_home(const struct rules_index *ix, uint64_t id)
 {
-	return (size_t)mix64(id) & (ix->idcap - 1);
+	return (size_t)fmix64(id) & (ix->idcap - 1);
 }
 
 static size_t id_find(const struct rules_index *ix, uint64_t id)
@@ -1378,7 +1368,7 @@ static void id_delete(struct rules_index *ix, size_t i)
 
 static uint64_t key_hash(int kind, const char *s, int32_t kw)
 {
-	return s ? ihash(s, (uint64_t)kind) : mix64(((uint64_t)kind << 32) ^ (uint32_t)kw);
+	return s ? ihash(s, (uint64_t)kind) : fmix64(((uint64_t)kind << 32) ^ (uint32_t)kw);
 }
 
 static size_t key_find(const struct rules_index *ix, int kind, const char *s, int32_t kw, uint64_t h)

@@ -44,16 +44,6 @@
 
 enum { U_WORD = 1, U_CJK = 2 };
 
-static inline uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static inline uint64_t le64(const unsigned char *p)
 {
 	return load64le(p);
@@ -202,21 +192,26 @@ static inline const unsigned char *word_end(const unsigned char *p, const unsign
 	return p;
 }
 
+/* A word unit spanning [p, e). */
+static inline int unit_word(struct units *it, struct unit *u, const unsigned char *p,
+			    const unsigned char *e)
+{
+	u->kind = U_WORD;
+	u->h = term_word(p, (size_t)(e - p), it->end);
+	u->joined = 0;
+	it->prev_cjk = 0;
+	it->p = e;
+	return 1;
+}
+
 static int units_next(struct units *it, struct unit *u)
 {
 	const unsigned char *p = it->p, *end = it->end;
 	while (p < end) {
 		unsigned c = *p;
 		if (c < 0x80) {
-			if (ascii_word[c]) {
-				const unsigned char *e = word_end(p + 1, end);
-				u->kind = U_WORD;
-				u->h = term_word(p, (size_t)(e - p), end);
-				u->joined = 0;
-				it->prev_cjk = 0;
-				it->p = e;
-				return 1;
-			}
+			if (ascii_word[c])
+				return unit_word(it, u, p, word_end(p + 1, end));
 			p++;
 			it->prev_cjk = 0;
 			continue;
@@ -231,15 +226,8 @@ static int units_next(struct units *it, struct unit *u)
 			it->p = p + n;
 			return 1;
 		}
-		if (word_cp(cp)) {
-			const unsigned char *e = word_end(p + n, end);
-			u->kind = U_WORD;
-			u->h = term_word(p, (size_t)(e - p), end);
-			u->joined = 0;
-			it->prev_cjk = 0;
-			it->p = e;
-			return 1;
-		}
+		if (word_cp(cp))
+			return unit_word(it, u, p, word_end(p + n, end));
 		p += n;
 		it->prev_cjk = 0;
 	}

@@ -106,4 +106,17 @@ static inline void store64le(void *p, uint64_t x)
 	memcpy(p, &x, 8);
 }
 
+/* MurmurHash3's 64-bit finaliser: every input bit reaches every output bit.
+ * The search index stores values made with it: never change it without a
+ * migration that rebuilds the index. */
+static inline uint64_t fmix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
 #endif

@@ -106,13 +106,9 @@ kill $fpid 2>/dev/null; wait $fpid 2>/dev/null; fpid=
 # bundle file.
 command -v openssl > /dev/null 2>&1 || exit 0
 o=$TMP/tls
+. tests/tls_certs.sh
+make_test_certs $o "ainews bench CA"
 mkdir -p $o/certs
-openssl req -x509 -newkey rsa:2048 -nodes -keyout $o/ca.key -out $o/ca.pem -days 2 -subj "/CN=ainews bench CA" \
-	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" > /dev/null 2>&1
-openssl req -newkey rsa:2048 -nodes -keyout $o/srv.key -out $o/srv.csr -subj "/CN=localhost" > /dev/null 2>&1
-printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > $o/ext.cnf
-openssl x509 -req -in $o/srv.csr -CA $o/ca.pem -CAkey $o/ca.key -CAcreateserial -out $o/srv.pem -days 2 \
-	-extfile $o/ext.cnf > /dev/null 2>&1
 for f in /etc/ssl/certs/*.pem; do ln -s "$f" $o/certs/ 2>/dev/null; done
 cp $o/ca.pem $o/certs/ainews-bench-ca.pem
 openssl rehash $o/certs > /dev/null 2>&1

@@ -276,13 +276,8 @@ expect_eq "runs and stops without Slack" "$?" 0
 # ---- phase 5: wss:// with TLS, SNI and a host name to resolve ----
 if command -v openssl > /dev/null 2>&1; then
 	o=$TMP/tls
-	mkdir -p $o
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout $o/ca.key -out $o/ca.pem -days 2 -subj "/CN=ainews e2e CA" \
-		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" > /dev/null 2>&1
-	openssl req -newkey rsa:2048 -nodes -keyout $o/srv.key -out $o/srv.csr -subj "/CN=localhost" > /dev/null 2>&1
-	printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > $o/ext.cnf
-	openssl x509 -req -in $o/srv.csr -CA $o/ca.pem -CAkey $o/ca.key -CAcreateserial -out $o/srv.pem -days 2 \
-		-extfile $o/ext.cnf > /dev/null 2>&1
+	. tests/tls_certs.sh
+	make_test_certs $o "ainews e2e CA"
 	start_fake --tls-cert $o/srv.pem --tls-key $o/srv.key
 	write_config
 	C config '{"wss": true}' > /dev/null

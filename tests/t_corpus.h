@@ -164,7 +164,7 @@ static inline void t_corpus_story(struct t_corpus *c, const struct story *tpl, i
 	story_free(out);
 	story_init(out);
 	c->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ULL);
-	out->id = xasprintf("b-%07d", i);
+	out->id = xasprintf("s-%012llx", (unsigned long long)(((uint64_t)(i + 1) * 0x9E3779B97F4A7C15ULL) >> 16));
 	out->source = xstrdup("bench");
 	for (int l = 0; l < STORY_NLANG; l++) {
 		out->title[l] = t_corpus_vary(c, tpl->title[l]);

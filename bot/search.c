@@ -1071,7 +1071,7 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 	struct plist dead = {0}, docs = {0};
 	struct segr *r = xcalloc(k, sizeof *r);
 	int *have = xcalloc(k, sizeof *have);
-	struct segw w;
+	struct segw w = {0}; /* read on the error path even when segw_begin() never ran */
 	int rc = load_dead(s, lo, hi, &dead);
 	if (!rc)
 		rc = segw_begin(&w, s, level_of(ndocs - (int64_t)dead.n), lo, hi, ndocs - (int64_t)dead.n);

@@ -45,9 +45,8 @@ struct normaliser {
 	char err[256];
 };
 
-static int is_trad(const struct normaliser *n, uint32_t c)
+static int is_trad(uint32_t c)
 {
-	(void)n;
 	return c < 0x10000 && (trad_map[c >> 3] >> (c & 7)) & 1;
 }
 
@@ -236,7 +235,7 @@ int normalise_is_traditional(const char *text, size_t len)
 		int k = utf8_decode(text + i, len - i, &c);
 		if (k < 1)
 			k = 1;
-		if (is_trad(NULL, c))
+		if (is_trad(c))
 			return 1;
 		i += (size_t)k;
 	}
@@ -358,7 +357,7 @@ char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, si
 			c = (c & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
 			if (c >= 0x4E00) {
 				any_cjk = 1;
-				if (!traditional && n && is_trad(n, c))
+				if (!traditional && n && is_trad(c))
 					traditional = 1;
 				if (o + 4 > cap) {
 					cap = cap * 2 + 16;
@@ -397,7 +396,7 @@ char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, si
 		c = fold_cp(c);
 		if (is_cjk(c)) {
 			any_cjk = 1;
-			if (!traditional && n && is_trad(n, c))
+			if (!traditional && n && is_trad(c))
 				traditional = 1;
 		}
 		if (c < 0x80)

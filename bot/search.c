@@ -20,9 +20,9 @@
  *   search_dead(doc): superseded documents, dropped by the next merge of
  *     the segment that holds them.
  *
- * In memory: the pending documents' distinct terms, appended to one of 256
- * partitions by the term's top byte, so a flush sorts 256 cache-sized
- * pieces instead of one big array.
+ * In memory: the pending documents' distinct terms, one 64-bit key each
+ * (term over the document's offset), appended in document order and
+ * radix-sorted at flush.
  */
 #define _GNU_SOURCE
 #include "search.h"
@@ -44,11 +44,6 @@
 
 enum { U_WORD = 1, U_CJK = 2 };
 
-static inline uint64_t le64(const unsigned char *p)
-{
-	return load64le(p);
-}
-
 /* Terms are 55-bit hashes: with a pending document's 9-bit offset they
  * pack into one 64-bit key, and over millions of distinct terms the chance
  * of two colliding stays around 1e-4. The three kinds differ in their
@@ -59,13 +54,13 @@ static inline uint64_t term_word(const unsigned char *s, size_t n, const unsigne
 {
 	uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0xC2B2AE3D27D4EB4FULL);
 	while (n >= 8) {
-		h = fmix64(h ^ le64(s));
+		h = fmix64(h ^ load64le(s));
 		s += 8;
 		n -= 8;
 	}
 	uint64_t v = 0;
 	if (n && limit - s >= 8) {
-		v = le64(s) & (~0ULL >> (64 - 8 * n));
+		v = load64le(s) & (~0ULL >> (64 - 8 * n));
 	} else {
 		for (size_t i = 0; i < n; i++)
 			v |= (uint64_t)s[i] << (8 * i);
@@ -233,6 +228,24 @@ static int units_next(struct units *it, struct unit *u)
 	}
 	it->p = p;
 	return 0;
+}
+
+/* All units of text[0, len) into *out (owned; NULL when none). */
+static size_t units_collect(const char *text, size_t len, struct unit **out)
+{
+	struct units it;
+	struct unit u;
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	units_init(&it, text, len);
+	while (units_next(&it, &u)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = xrealloc(*out, cap * sizeof **out);
+		}
+		(*out)[n++] = u;
+	}
+	return n;
 }
 
 /* ---- varints ---------------------------------------------------------------- */
@@ -609,7 +622,7 @@ static const struct dircache *dir_get(struct search *s, int64_t seg)
 	size_t nb = (size_t)sqlite3_column_bytes(q, 0), n = nb / 8;
 	uint64_t *dir = xmalloc((n ? n : 1) * sizeof *dir);
 	for (size_t i = 0; i < n; i++)
-		dir[i] = le64(b + 8 * i);
+		dir[i] = load64le(b + 8 * i);
 	sqlite3_reset(q);
 	if (s->ndc == s->capdc) {
 		s->capdc = s->capdc ? s->capdc * 2 : 16;
@@ -723,8 +736,7 @@ static void segw_flush_chunk(struct segw *w)
 		return;
 	}
 	uint8_t le[8];
-	for (int i = 0; i < 8; i++)
-		le[i] = (uint8_t)(w->first >> (8 * i));
+	store64le(le, w->first);
 	buf_add(&w->dir, le, 8);
 	w->nbytes += (int64_t)s->chunk.len;
 	s->chunk.len = 0;
@@ -1274,17 +1286,8 @@ int search_query_compile(const char *text, struct search_query **out)
 			p++;
 		if (p == w)
 			continue;
-		struct units it;
-		struct unit u, *uv = NULL;
-		size_t n = 0, cap = 0;
-		units_init(&it, w, (size_t)(p - w));
-		while (units_next(&it, &u)) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 8;
-				uv = xrealloc(uv, cap * sizeof *uv);
-			}
-			uv[n++] = u;
-		}
+		struct unit *uv;
+		size_t n = units_collect(w, (size_t)(p - w), &uv);
 		if (!n)
 			continue;
 		if (q->nw == wcap) {
@@ -1452,21 +1455,9 @@ int search_query_verify(const struct search_query *q, const char *const *texts, 
 		return 0;
 	struct unit **tu = xcalloc((size_t)(n > 0 ? n : 1), sizeof *tu);
 	size_t *tn = xcalloc((size_t)(n > 0 ? n : 1), sizeof *tn);
-	for (int f = 0; f < n; f++) {
-		if (!texts[f])
-			continue;
-		struct units it;
-		struct unit u;
-		size_t cap = 0;
-		units_init(&it, texts[f], lens ? lens[f] : strlen(texts[f]));
-		while (units_next(&it, &u)) {
-			if (tn[f] == cap) {
-				cap = cap ? cap * 2 : 256;
-				tu[f] = xrealloc(tu[f], cap * sizeof **tu);
-			}
-			tu[f][tn[f]++] = u;
-		}
-	}
+	for (int f = 0; f < n; f++)
+		if (texts[f])
+			tn[f] = units_collect(texts[f], lens ? lens[f] : strlen(texts[f]), &tu[f]);
 	int ok = 1;
 	for (size_t i = 0; i < q->nw && ok; i++) {
 		int hit = 0;

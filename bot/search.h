@@ -3,7 +3,7 @@
  * Text (already normalised: case, width, Traditional -> Simplified) is cut
  * into units: words (runs of letters and digits) and CJK characters. A
  * document's terms are its distinct words, its CJK characters, and its
- * adjacent CJK pairs, each kept as a 63-bit hash. The index maps terms to
+ * adjacent CJK pairs, each kept as a 55-bit hash. The index maps terms to
  * the documents holding them, without positions; a query word that is more
  * than one term ("数据中心", "gpt-4o", "ai算力") selects candidates through
  * all of its terms and is then verified against the document's text.
@@ -12,7 +12,7 @@
  * caller's connection (search_seg, search_chunk, search_dead; the store's
  * migrations create them): every flush writes the pending documents as one
  * immutable segment of term-sorted posting lists in ~16 KB chunks, and
- * segments of the same size class are merged eight at a time, so a query
+ * segments of the same size class are merged sixteen at a time, so a query
  * looks at a few dozen segments at most. Document ids must grow: each
  * flush's documents are newer than everything already indexed (the store
  * uses the stories rowid, which a revision moves to the end).

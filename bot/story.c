@@ -800,8 +800,7 @@ uint64_t story_fingerprint(const struct story *s)
 	for (size_t i = 0; i < sizeof fp_parts / sizeof *fp_parts; i++) {
 		uint64_t p = fp_part(s, fp_parts[i]);
 		unsigned char le[8];
-		for (int b = 0; b < 8; b++)
-			le[b] = (unsigned char)(p >> (8 * b));
+		store64le(le, p);
 		h = hash64_fast(le, sizeof le, h);
 	}
 	return h;

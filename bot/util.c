@@ -2,11 +2,8 @@
 #define _GNU_SOURCE
 #include "util.h"
 
-#include <unistd.h>
-
-#include <dirent.h>
-
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "story.h"
 
 /* path receives "/tmp/ainews-TAG-XXXXXX" made unique; 0 ok, -1 failure. */
 static inline int t_db_path(char *path, size_t n, const char *tag)
@@ -32,6 +35,20 @@ static inline void t_db_remove(const char *path)
 	unlink(p);
 	snprintf(p, sizeof p, "%s-shm", path);
 	unlink(p);
+}
+
+/* A store_list()/store_search() callback collecting ids, comma-separated,
+ * in the order they come: "a,b,c". */
+struct t_ids {
+	char buf[512];
+	int n;
+};
+
+static inline void t_ids_cb(void *ud, struct story *s)
+{
+	struct t_ids *c = ud;
+	size_t l = strlen(c->buf);
+	snprintf(c->buf + l, sizeof c->buf - l, "%s%s", c->n++ ? "," : "", s->id);
 }
 
 #endif

@@ -83,18 +83,6 @@ static int put_json(struct app *a, const char *json, struct app_put_info *info)
 	return rc;
 }
 
-struct list {
-	char buf[512];
-	int n;
-};
-
-static void list_cb(void *ud, struct story *s)
-{
-	struct list *l = ud;
-	size_t n = strlen(l->buf);
-	snprintf(l->buf + n, sizeof l->buf - n, "%s%s", l->n++ ? "," : "", s->id);
-}
-
 static void ignore_report(void *ud, const struct ingest_report *r)
 {
 	(void)ud;
@@ -339,12 +327,12 @@ static void test_migration_from_v1(void)
 		err = NULL;
 	} else {
 		T_INT(store_schema_version(a.store), STORE_SCHEMA_VERSION);
-		struct list l = {{0}, 0};
-		T_INT(store_search(a.store, "算力", 10, list_cb, &l), 1);
+		struct t_ids l = {{0}, 0};
+		T_INT(store_search(a.store, "算力", 10, t_ids_cb, &l), 1);
 		T_STR(l.buf, s.id);
 		memset(&l, 0, sizeof l);
 		struct store_query qt = {.topic = "compute", .entity = "meta"};
-		T_INT(store_list(a.store, &qt, list_cb, &l), 1);
+		T_INT(store_list(a.store, &qt, t_ids_cb, &l), 1);
 		T_STR(l.buf, s.id);
 		T_INT(store_search_rebuild_needed(a.store), 0);
 		/* the same page again: unchanged, no second revision */

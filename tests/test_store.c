@@ -38,23 +38,11 @@ static int put(struct store *st, struct story *s, const char *analysis)
 	return rc ? (store_rollback(st), rc) : store_commit(st);
 }
 
-struct ids {
-	char buf[512];
-	int n;
-};
-
-static void ids_cb(void *ud, struct story *s)
-{
-	struct ids *c = ud;
-	size_t l = strlen(c->buf);
-	snprintf(c->buf + l, sizeof c->buf - l, "%s%s", c->n++ ? "," : "", s->id);
-}
-
 static const char *search(struct store *st, const char *q)
 {
-	static struct ids c;
+	static struct t_ids c;
 	memset(&c, 0, sizeof c);
-	int n = store_search(st, q, 10, ids_cb, &c);
+	int n = store_search(st, q, 10, t_ids_cb, &c);
 	if (n < 0)
 		snprintf(c.buf, sizeof c.buf, "error %d", n);
 	return c.buf;
@@ -159,43 +147,43 @@ static void test_revisions_and_search(void)
 	strv_push(&b.entities, "tsmc");
 	b.revision = 2;
 	T_INT(put(st, &b, "人才流动 talent war"), 0);
-	struct ids c = {{0}, 0};
+	struct t_ids c = {{0}, 0};
 	struct store_query qr = {.topic = "energy"};
-	T_INT(store_list(st, &qr, ids_cb, &c), 1);
+	T_INT(store_list(st, &qr, t_ids_cb, &c), 1);
 	T_STR(c.buf, "s-b");
 	memset(&c, 0, sizeof c);
 	struct store_query qe = {.topic = "energy", .entity = "tsmc"};
-	T_INT(store_list(st, &qe, ids_cb, &c), 1);
+	T_INT(store_list(st, &qe, t_ids_cb, &c), 1);
 	memset(&c, 0, sizeof c);
 	struct store_query qn = {.topic = "energy", .entity = "nvidia"};
-	T_INT(store_list(st, &qn, ids_cb, &c), 0);
+	T_INT(store_list(st, &qn, t_ids_cb, &c), 0);
 	memset(&c, 0, sizeof c);
 	struct store_query qo = {.entity = "tsmc", .order = STORE_ORDER_SCORE};
-	T_INT(store_list(st, &qo, ids_cb, &c), 1);
+	T_INT(store_list(st, &qo, t_ids_cb, &c), 1);
 	T_STR(c.buf, "s-b");
 	strv_free(&b.topics);
 	strv_push(&b.topics, "chips");
 	b.revision = 3;
 	T_INT(put(st, &b, "人才流动 talent war"), 0);
 	memset(&c, 0, sizeof c);
-	T_INT(store_list(st, &qr, ids_cb, &c), 0);
+	T_INT(store_list(st, &qr, t_ids_cb, &c), 0);
 	memset(&c, 0, sizeof c);
 	struct store_query qc = {.topic = "chips"};
-	T_INT(store_list(st, &qc, ids_cb, &c), 1);
+	T_INT(store_list(st, &qc, t_ids_cb, &c), 1);
 	T_STR(search(st, "talent"), "s-b");
 	memset(&c, 0, sizeof c);
 	struct store_query top = {.order = STORE_ORDER_SCORE, .limit = 1};
-	T_INT(store_list(st, &top, ids_cb, &c), 1);
+	T_INT(store_list(st, &top, t_ids_cb, &c), 1);
 	T_STR(c.buf, "s-a");
 	/* Best since a time: few recent stories are sorted (the score index
 	 * is not walked), with the same answer. */
 	memset(&c, 0, sizeof c);
 	struct store_query top_since = {.order = STORE_ORDER_SCORE, .since = 1700000000};
-	T_INT(store_list(st, &top_since, ids_cb, &c), 3);
+	T_INT(store_list(st, &top_since, t_ids_cb, &c), 3);
 	T_STR(c.buf, "s-a,s-b,s-c");
 	memset(&c, 0, sizeof c);
 	top_since.since = 1800000000;
-	T_INT(store_list(st, &top_since, ids_cb, &c), 0);
+	T_INT(store_list(st, &top_since, t_ids_cb, &c), 0);
 	story_free(&a);
 	story_free(&b);
 	store_close(st);

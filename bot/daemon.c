@@ -3,6 +3,7 @@
 #include "daemon.h"
 
 #include <malloc.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -550,6 +551,12 @@ int daemon_run(struct app *a, const struct daemon_opts *o)
 	/* One malloc arena for every thread (the REST worker would get its
 	 * own, with its own slack): the daemon's threads allocate little. */
 	mallopt(M_ARENA_MAX, 1);
+	/* OpenSSL's error strings for its crypto library (~0.3 MB of tables
+	 * and hash) are not loaded: TLS errors keep their SSL-library text
+	 * ("certificate verify failed") and certificate checks their own;
+	 * other crypto errors print as codes. Must come before libcurl or lws
+	 * initialise OpenSSL. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
 	/* A small page cache: commands touch tens of pages, and the OS page
 	 * cache is behind it. */
 	store_cache_kb(a->store, 1024);
@@ -570,6 +577,10 @@ int daemon_run(struct app *a, const struct daemon_opts *o)
 		metrics_free(d.metrics);
 		return -1;
 	}
+	/* libcurl is unloaded after 30 s without REST work (bot/rest.c); the
+	 * tests shorten that to watch it unload and load again. */
+	if (d.rest && getenv("AINEWS_REST_IDLE_MS"))
+		rest_set_idle_ms(d.rest, atoll(getenv("AINEWS_REST_IDLE_MS")));
 	loop_handle_signals(d.loop);
 
 	/* Platforms: one instance per config block; one that cannot start

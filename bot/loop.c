@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +108,16 @@ struct loop *loop_new(char **err)
 	l->posts_tail = &l->posts;
 	/* lws logs through our log with its own levels kept to errors. */
 	lws_set_log_level(LLL_ERR, NULL);
+	/* lws sizes two tables by the descriptor limit and zeroes them
+	 * (16 bytes a descriptor): 320 KB at a limit of 20,000, 16 MB in a
+	 * container allowing 1,048,576. The bot needs a few sockets per
+	 * platform plus its web clients, so the soft limit comes down to
+	 * LOOP_MAX_FDS (never up) before the context is made. */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur > LOOP_MAX_FDS) {
+		rl.rlim_cur = LOOP_MAX_FDS;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;

@@ -25,6 +25,10 @@ struct loop_timer {
 	int armed;
 };
 
+/* Descriptors the loop can watch: loop_new() lowers a higher soft
+ * RLIMIT_NOFILE to this (lws keeps a table entry per possible one). */
+#define LOOP_MAX_FDS 4096
+
 struct loop *loop_new(char **err);
 void loop_free(struct loop *l);
 /* Run until loop_stop(); returns 0. */

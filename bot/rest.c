@@ -1,27 +1,37 @@
 /* rest — libcurl multi on a worker thread, completions posted to the loop.
  *
- * libcurl is loaded when the first REST client is made (dlopen), not
- * linked: Debian's libcurl brings GnuTLS, Kerberos, LDAP, libssh2 and a
- * dozen more libraries, ~4 MB of resident memory that a daemon talking
- * only to its console never needs. GnuTLS (reached through librtmp, which
- * ainews never uses) is asked not to initialise itself on load.
+ * libcurl is loaded (dlopen), not linked: Debian's libcurl brings GnuTLS,
+ * Kerberos, LDAP, libssh2 and a dozen more libraries, ~3.5 MB of resident
+ * memory that a daemon talking only to its console never needs. GnuTLS
+ * (reached through librtmp, which ainews never uses) is asked not to
+ * initialise itself on load.
+ *
+ * The engine (libcurl, its multi handle and the worker thread) runs only
+ * while there is work: after idle_ms with nothing in flight it stops and
+ * libcurl is unloaded, so a bot connected to Slack that is not posting
+ * does not keep those libraries resident. The next request loads it again
+ * (~2.5 ms; the connection to the API is made again, as it would be after
+ * any idle time).
  */
 #define _GNU_SOURCE
 #include "rest.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 
+#include "log.h"
 #include "loop.h"
 
 /* The libcurl functions used, typed from curl.h's declarations. */
 static struct {
 	void *dl;
 	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_global_cleanup) *global_cleanup;
 	__typeof__(curl_easy_init) *easy_init;
 	__typeof__(curl_easy_cleanup) *easy_cleanup;
 	__typeof__(curl_easy_setopt) *easy_setopt;
@@ -38,7 +48,10 @@ static struct {
 	__typeof__(curl_multi_poll) *multi_poll;
 	__typeof__(curl_multi_wakeup) *multi_wakeup;
 	char err[256];
+	unsigned users;  /* running engines; libcurl is loaded while > 0 */
+	unsigned loads;  /* times it was loaded (tests) */
 } C;
+static pthread_mutex_t C_mu = PTHREAD_MUTEX_INITIALIZER;
 
 #define SYM(field, name)                                       \
 	do {                                                     \
@@ -49,6 +62,7 @@ static struct {
 		}                                                \
 	} while (0)
 
+/* With C_mu held. On failure C.dl is NULL and C.err says why. */
 static void curl_load(void)
 {
 	const char *had = getenv("GNUTLS_NO_IMPLICIT_INIT");
@@ -62,6 +76,7 @@ static void curl_load(void)
 		return;
 	}
 	SYM(global_init, "curl_global_init");
+	SYM(global_cleanup, "curl_global_cleanup");
 	SYM(easy_init, "curl_easy_init");
 	SYM(easy_cleanup, "curl_easy_cleanup");
 	SYM(easy_setopt, "curl_easy_setopt");
@@ -79,12 +94,50 @@ static void curl_load(void)
 	SYM(multi_wakeup, "curl_multi_wakeup");
 	if (C.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(C.err, sizeof C.err, "libcurl: global initialisation failed");
-		C.multi_init = NULL;
 		return;
 	}
 	C.err[0] = 0;
+	C.loads++;
 }
 #undef SYM
+
+/* Load libcurl for one more engine; 0, or -1 with *err set. */
+static int curl_acquire(char **err)
+{
+	pthread_mutex_lock(&C_mu);
+	if (!C.users) {
+		C.err[0] = 0;
+		curl_load();
+		if (C.err[0]) {
+			if (C.dl)
+				dlclose(C.dl);
+			C.dl = NULL;
+			*err = xstrdup(C.err);
+			pthread_mutex_unlock(&C_mu);
+			return -1;
+		}
+	}
+	C.users++;
+	pthread_mutex_unlock(&C_mu);
+	return 0;
+}
+
+/* The last engine gone: clean up and unload libcurl and what it brought. */
+static void curl_release(void)
+{
+	pthread_mutex_lock(&C_mu);
+	if (C.users && !--C.users) {
+		C.global_cleanup();
+		dlclose(C.dl);
+		char err[sizeof C.err];
+		unsigned loads = C.loads;
+		memcpy(err, C.err, sizeof err);
+		memset(&C, 0, sizeof C);
+		memcpy(C.err, err, sizeof err);
+		C.loads = loads;
+	}
+	pthread_mutex_unlock(&C_mu);
+}
 
 struct rest_job {
 	struct rest *r;
@@ -105,7 +158,7 @@ struct rest_job {
 
 struct rest {
 	struct loop *loop;
-	CURLM *multi;
+	CURLM *multi; /* NULL while the engine is stopped */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	int quit;
@@ -115,7 +168,11 @@ struct rest {
 	size_t inflight;          /* loop-thread count of submitted jobs */
 	int ca_kind;              /* ca_source() */
 	char *ca;
+	int64_t idle_ms;          /* stop the engine after this long idle; 0 never */
+	struct loop_timer idle;
 };
+
+static void engine_stop(struct rest *r);
 
 static void job_free(struct rest_job *j)
 {
@@ -161,6 +218,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+static void on_idle(void *ud)
+{
+	struct rest *r = ud;
+	if (!r->inflight && r->multi) {
+		engine_stop(r);
+		malloc_trim(0); /* the heap libcurl and its TLS contexts used */
+		log_debug("rest: idle for %lld ms; libcurl unloaded", (long long)r->idle_ms);
+	}
+}
+
 /* Loop thread: hand finished jobs to their callbacks. */
 static void deliver(void *ud)
 {
@@ -191,6 +258,8 @@ static void deliver(void *ud)
 		job_free(rev);
 		rev = n;
 	}
+	if (!r->inflight && r->multi && r->idle_ms > 0)
+		loop_timer_start(r->loop, &r->idle, r->idle_ms, on_idle, r);
 }
 
 static void finish(struct rest *r, struct rest_job *j)
@@ -238,35 +307,29 @@ static void *worker(void *ud)
 	return NULL;
 }
 
-struct rest *rest_new(struct loop *l, char **err)
+/* Load libcurl, make the multi handle, start the worker; 0 or -1. */
+static int engine_start(struct rest *r, char **err)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, curl_load);
-	if (!C.multi_init || C.err[0]) {
-		*err = xstrdup(C.err[0] ? C.err : "libcurl: not loaded");
-		return NULL;
-	}
-	struct rest *r = xcalloc(1, sizeof *r);
-	r->loop = l;
-	const char *ca;
-	r->ca_kind = ca_source(&ca);
-	r->ca = ca ? xstrdup(ca) : NULL;
+	if (curl_acquire(err) < 0)
+		return -1;
+	r->quit = 0;
 	r->multi = C.multi_init();
-	pthread_mutex_init(&r->mu, NULL);
 	if (!r->multi || pthread_create(&r->thread, NULL, worker, r)) {
 		*err = xstrdup("cannot start the HTTP client");
 		if (r->multi)
 			C.multi_cleanup(r->multi);
-		free(r->ca);
-		free(r);
-		return NULL;
+		r->multi = NULL;
+		curl_release();
+		return -1;
 	}
-	return r;
+	return 0;
 }
 
-void rest_free(struct rest *r)
+/* Stop the worker; whatever never finished hears "shutting down", once. */
+static void engine_stop(struct rest *r)
 {
-	if (!r)
+	loop_timer_stop(&r->idle);
+	if (!r->multi)
 		return;
 	pthread_mutex_lock(&r->mu);
 	r->quit = 1;
@@ -274,8 +337,8 @@ void rest_free(struct rest *r)
 	C.multi_wakeup(r->multi);
 	pthread_join(r->thread, NULL);
 	deliver(r); /* finished before the stop */
+	loop_timer_stop(&r->idle); /* deliver() may have armed it */
 	/* Everything still in the multi handle or never added: cancelled. */
-	/* Whatever is left never finished: its callback hears so, once. */
 	r->pending = NULL;
 	struct rest_job *live = r->live;
 	r->live = NULL;
@@ -289,13 +352,73 @@ void rest_free(struct rest *r)
 		live = n;
 	}
 	C.multi_cleanup(r->multi);
+	r->multi = NULL;
+	curl_release();
+}
+
+struct rest *rest_new(struct loop *l, char **err)
+{
+	struct rest *r = xcalloc(1, sizeof *r);
+	r->loop = l;
+	const char *ca;
+	r->ca_kind = ca_source(&ca);
+	r->ca = ca ? xstrdup(ca) : NULL;
+	r->idle_ms = REST_IDLE_MS_DEFAULT;
+	pthread_mutex_init(&r->mu, NULL);
+	/* Started now so that a missing libcurl is reported at start-up. */
+	if (engine_start(r, err) < 0) {
+		pthread_mutex_destroy(&r->mu);
+		free(r->ca);
+		free(r);
+		return NULL;
+	}
+	loop_timer_start(r->loop, &r->idle, r->idle_ms, on_idle, r);
+	return r;
+}
+
+void rest_free(struct rest *r)
+{
+	if (!r)
+		return;
+	engine_stop(r);
 	pthread_mutex_destroy(&r->mu);
 	free(r->ca);
 	free(r);
 }
 
+void rest_set_idle_ms(struct rest *r, int64_t ms)
+{
+	r->idle_ms = ms;
+	if (r->multi && !r->inflight && ms > 0)
+		loop_timer_start(r->loop, &r->idle, ms, on_idle, r);
+	else if (ms <= 0)
+		loop_timer_stop(&r->idle);
+}
+
+int rest_loaded(const struct rest *r)
+{
+	return r->multi != NULL;
+}
+
+unsigned rest_loads(void)
+{
+	pthread_mutex_lock(&C_mu);
+	unsigned n = C.loads;
+	pthread_mutex_unlock(&C_mu);
+	return n;
+}
+
 int rest_submit(struct rest *r, const struct rest_request *req, rest_cb cb, void *ud)
 {
+	if (!r->multi) {
+		char *err = NULL;
+		if (engine_start(r, &err) < 0) {
+			log_error("rest: %s", err);
+			free(err);
+			return -1;
+		}
+	}
+	loop_timer_stop(&r->idle);
 	struct rest_job *j = xcalloc(1, sizeof *j);
 	j->r = r;
 	j->cb = cb;

@@ -12,6 +12,7 @@
 #define AINEWS_REST_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "util.h"
 
 struct loop;
@@ -38,6 +39,9 @@ struct rest_response {
 
 typedef void (*rest_cb)(void *ud, const struct rest_response *resp);
 
+/* Idle time after which the engine stops and libcurl is unloaded. */
+#define REST_IDLE_MS_DEFAULT 30000
+
 struct rest *rest_new(struct loop *l, char **err);
 /* Stops the worker; every pending callback runs with error "shutting down". */
 void rest_free(struct rest *r);
@@ -47,5 +51,11 @@ int rest_submit(struct rest *r, const struct rest_request *req, rest_cb cb, void
 /* Value of a response header (case-insensitive name), borrowed, or NULL. */
 const char *rest_header(const struct rest_response *resp, const char *name);
 size_t rest_inflight(const struct rest *r);
+/* Change the idle time (ms <= 0: never stop the engine while r lives). */
+void rest_set_idle_ms(struct rest *r, int64_t ms);
+/* 1 while the engine runs (libcurl loaded for r), else 0. */
+int rest_loaded(const struct rest *r);
+/* How many times libcurl has been loaded in this process. */
+unsigned rest_loads(void);
 
 #endif

@@ -11,6 +11,7 @@
 #include "store.h"
 
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -401,8 +402,19 @@ static int migrate(struct store *st)
 	return 0;
 }
 
+/* Before SQLite initialises: no bulk page-cache allocation. By default
+ * every connection's cache starts with a 20-page block (170 KB at 8 KB
+ * pages) whether it needs it or not; then pages are allocated as read and
+ * given back by store_release_memory(). A no-op once SQLite is running. */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)NULL, 0, 0);
+}
+
 int store_open(const char *path, struct store **out, char **err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sqlite_setup);
 	struct store *st = xcalloc(1, sizeof *st);
 	*out = NULL;
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

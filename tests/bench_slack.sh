@@ -7,7 +7,14 @@
 #       separate `ainews ingest` (process exit, row committed) -> the fake
 #       receiving chat.postMessage, through the outbox (which the daemon
 #       polls every 200 ms: that poll is most of the figure);
-#   slack.rss_kb_connected / rss_kb_after_commands: VmRSS of the daemon.
+#   slack.rss_kb_connected: VmRSS just after connecting, the REST client
+#       (libcurl and the dozen libraries it brings) still loaded;
+#   slack.rss_kb_idle / _after_commands / pss: after the REST client's idle
+#       unload (bot/rest.c; 30 s by default, 3 s here to keep the bench
+#       short; the memory after it is the same), then after the burst
+#       (commands answer in the ack: no REST);
+#   slack.tls_ca_*: the same daemon over wss:// and an https Web API, after
+#       a post (REST loaded: _busy_) and after the idle unload.
 # Targets: ack p99 < 5 ms, ingest-to-post p50 < 100 ms, RSS < 10 MB.
 # Asserts nothing; run from the repo root (make bench).
 set -u
@@ -19,6 +26,9 @@ STORIES=${BENCH_SLACK_STORIES:-30}
 APP=xapp-1-A0FAKE-bench-app-token-1234567
 BOT=xoxb-bench-bot-token-7654321
 TMP=$(mktemp -d -t ainews-bench-slack.XXXXXX)
+export AINEWS_REST_IDLE_MS=3000
+# wait (up to 10 s) until the daemon has unmapped libcurl
+rest_unloaded() { i=0; while grep -q libcurl /proc/$1/maps 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; }
 fpid=; bpid=
 trap 'kill $bpid $fpid 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 
@@ -47,6 +57,10 @@ bpid=$!
 C wait 'any(x["ready"] for x in s["sockets"])' 10 || { echo "bench_slack: the daemon did not connect"; cat $TMP/log; exit 0; }
 sleep 1
 echo "slack.rss_kb_connected $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
+rest_unloaded $bpid
+sleep 0.5
+echo "slack.rss_kb_idle $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
+echo "slack.pss_kb_idle $(awk '/^Pss:/ {print $2}' /proc/$bpid/smaps_rollup)"
 
 cpu0=$(awk '{print $14 + $15}' /proc/$bpid/stat)
 C do burst "{\"n\": $N, \"interval_ms\": 2, \"texts\": [\"help\", \"compute\", \"top 7d\", \"nvidia\", \"search 数据中心\"], \"timeout\": 60}" > $TMP/burst.json
@@ -132,7 +146,10 @@ for how in dir file; do
 		> $TMP/tls-$how.json
 	$BIN --config $TMP/tls.json ingest $TMP/tls-$how.json > /dev/null 2>&1
 	C wait "any('over TLS' in (p['text'] or '') for p in s['posts'])" 10 > /dev/null 2>&1 || echo "bench_slack: no post over TLS ($how)"
-	sleep 3 # after the trim that follows activity
+	sleep 2.2 # after the trim that follows activity
+	echo "slack.tls_ca_${how}_busy_rss_kb $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
+	rest_unloaded $bpid
+	sleep 0.5
 	echo "slack.tls_ca_${how}_rss_kb $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
 	echo "slack.tls_ca_${how}_pss_kb $(awk '/^Pss:/ {print $2}' /proc/$bpid/smaps_rollup)"
 	kill -TERM $bpid; wait $bpid 2>/dev/null; bpid=

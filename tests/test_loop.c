@@ -3,9 +3,11 @@
  * delay the loop). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -195,6 +197,24 @@ static void on_echo(void *ud, const struct rest_response *r)
 		loop_timer_start(s->l, &s->stop, 0, on_stop, s);
 }
 
+/* Idle phase: a request after the engine stopped loads libcurl again. */
+static void on_again(void *ud, const struct rest_response *r)
+{
+	struct st *s = ud;
+	T_INT(r->status, 200);
+	T_STR(r->body, "hello");
+	s->done++;
+	loop_timer_start(s->l, &s->stop, 0, on_stop, s);
+}
+
+static int curl_mapped(void)
+{
+	void *h = dlopen("libcurl.so.4", RTLD_NOLOAD | RTLD_LAZY);
+	if (h)
+		dlclose(h);
+	return h != NULL;
+}
+
 static void on_cancelled(void *ud, const struct rest_response *r)
 {
 	int *n = ud;
@@ -208,8 +228,16 @@ int main(void)
 	start_server();
 	char *err = NULL;
 	struct st s = {0};
+	struct rlimit rl0, rl;
+	getrlimit(RLIMIT_NOFILE, &rl0);
 	s.l = loop_new(&err);
 	T_OK(s.l != NULL, "loop: %s", err ? err : "");
+	/* lws keeps two zeroed table entries per possible descriptor: a higher
+	 * soft limit comes down to LOOP_MAX_FDS, a lower one stays. */
+	getrlimit(RLIMIT_NOFILE, &rl);
+	T_OK(rl.rlim_cur == (rl0.rlim_cur > LOOP_MAX_FDS ? LOOP_MAX_FDS : rl0.rlim_cur), "soft fd limit %ld (was %ld)",
+	     (long)rl.rlim_cur, (long)rl0.rlim_cur);
+	T_OK(rl.rlim_max == rl0.rlim_max, "hard fd limit unchanged");
 	struct rest *r = rest_new(s.l, &err);
 	T_OK(r != NULL, "rest");
 	int p[2];
@@ -257,6 +285,42 @@ int main(void)
 	T_INT(s.reads, 3);
 	T_STR(last_auth, "Bearer xoxb-secret-token");
 	T_INT(rest_inflight(r), 0);
+
+	/* Idle: after idle_ms with nothing in flight the engine stops and
+	 * libcurl (with what it brought) is unmapped; the next request loads
+	 * it again, and it stays while requests keep coming. */
+	T_INT(rest_loaded(r), 1);
+	T_OK(curl_mapped(), "libcurl mapped while in use");
+	unsigned loads = rest_loads();
+	rest_set_idle_ms(r, 50);
+	loop_timer_start(s.l, &s.stop, 400, on_stop, &s);
+	loop_restart(s.l), loop_run(s.l);
+	T_INT(rest_loaded(r), 0);
+	T_OK(!curl_mapped(), "libcurl unmapped after 50 ms idle");
+	for (int round = 0; round < 3; round++) {
+		s.done = 0;
+		T_INT(rest_submit(r, &fast, on_again, &s), 1);
+		T_INT(rest_loaded(r), 1);
+		loop_restart(s.l), loop_run(s.l);
+		T_INT(s.done, 1);
+		T_INT(rest_loads(), loads + 1 + (unsigned)round);
+		loop_timer_start(s.l, &s.stop, 400, on_stop, &s);
+		loop_restart(s.l), loop_run(s.l);
+		T_INT(rest_loaded(r), 0);
+		T_OK(!curl_mapped(), "unmapped again (round %d)", round);
+	}
+	/* A request arriving before the idle time is up keeps the engine. */
+	s.done = 0;
+	T_INT(rest_submit(r, &fast, on_again, &s), 1);
+	loop_restart(s.l), loop_run(s.l);
+	T_INT(s.done, 1);
+	unsigned kept = rest_loads();
+	loop_timer_start(s.l, &s.stop, 20, on_stop, &s);
+	loop_restart(s.l), loop_run(s.l);
+	T_INT(rest_submit(r, &fast, on_again, &s), 1);
+	loop_restart(s.l), loop_run(s.l);
+	T_INT(rest_loads(), kept);
+	rest_set_idle_ms(r, 0);
 
 	/* Shutdown with a request in flight: its callback runs once, cancelled. */
 	int cancelled = 0;

@@ -62,7 +62,8 @@ static pthread_mutex_t C_mu = PTHREAD_MUTEX_INITIALIZER;
 		}                                                \
 	} while (0)
 
-/* With C_mu held. On failure C.dl is NULL and C.err says why. */
+/* With C_mu held and no engine running. On failure C.err says why (the
+ * caller closes C.dl). */
 static void curl_load(void)
 {
 	const char *had = getenv("GNUTLS_NO_IMPLICIT_INIT");
@@ -129,11 +130,8 @@ static void curl_release(void)
 	if (C.users && !--C.users) {
 		C.global_cleanup();
 		dlclose(C.dl);
-		char err[sizeof C.err];
 		unsigned loads = C.loads;
-		memcpy(err, C.err, sizeof err);
-		memset(&C, 0, sizeof C);
-		memcpy(C.err, err, sizeof err);
+		memset(&C, 0, sizeof C); /* no stale function pointers */
 		C.loads = loads;
 	}
 	pthread_mutex_unlock(&C_mu);

@@ -14,7 +14,9 @@
 #       short; the memory after it is the same), then after the burst
 #       (commands answer in the ack: no REST);
 #   slack.tls_ca_*: the same daemon over wss:// and an https Web API, after
-#       a post (REST loaded: _busy_) and after the idle unload.
+#       a post (REST loaded: _busy_) and after the idle unload; then the
+#       next alert's ingest-to-post time (libcurl loaded again, new TLS
+#       connection, plus the outbox poll).
 # Targets: ack p99 < 5 ms, ingest-to-post p50 < 100 ms, RSS < 10 MB.
 # Asserts nothing; run from the repo root (make bench).
 set -u
@@ -152,6 +154,13 @@ for how in dir file; do
 	sleep 0.5
 	echo "slack.tls_ca_${how}_rss_kb $(awk '/VmRSS/ {print $2}' /proc/$bpid/status)"
 	echo "slack.tls_ca_${how}_pss_kb $(awk '/^Pss:/ {print $2}' /proc/$bpid/smaps_rollup)"
+	# The next alert after the unload: load libcurl, a new TLS connection.
+	printf '{"id": "tls-%s-again", "title": {"en": "Bench story after idle %s"}, "scores": {"hot": 70, "quality": 60, "impact": 70}}' $how $how \
+		> $TMP/tls-$how-again.json
+	$BIN --config $TMP/tls.json ingest $TMP/tls-$how-again.json > /dev/null 2>&1
+	t0=$(date +%s.%N)
+	C wait "any('after idle $how' in (p['text'] or '') for p in s['posts'])" 10 > /dev/null 2>&1 || echo "bench_slack: no post after idle ($how)"
+	echo "slack.tls_ca_${how}_post_after_idle_ms $(C state "[p['t'] for p in s['posts'] if 'after idle $how' in (p['text'] or '')][0]" | awk -v t0=$t0 '{printf "%.1f", ($1 - t0) * 1000}')"
 	kill -TERM $bpid; wait $bpid 2>/dev/null; bpid=
 done
 exit 0

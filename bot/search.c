@@ -998,20 +998,30 @@ int search_flush(struct search *s)
 		size_t np = (size_t)(p->tail - p->v);
 		sort_part(s, p);
 		const uint64_t *v = p->v;
+		/* A term's tail is at most two varint bytes per other document. */
+		buf_need(&s->tail, 2 * SEARCH_PEND_DOCS);
 		for (size_t i = 0; i < np && !w.rc;) {
-			uint64_t term = v[i] >> SEARCH_DOC_BITS;
+			/* Sorted: the term's keys are the ones up to its last possible one. */
+			uint64_t prev = v[i], last_key = prev | SEARCH_DOC_MASK, ndocs = 1;
+			uint8_t *o = s->tail.v;
 			size_t j = i + 1;
-			uint64_t ndocs = 1;
-			s->tail.len = 0;
-			while (j < np && v[j] >> SEARCH_DOC_BITS == term) {
-				if (v[j] != v[j - 1]) { /* a repeat the seen-cache missed */
-					buf_varint(&s->tail, (v[j] & SEARCH_DOC_MASK) - (v[j - 1] & SEARCH_DOC_MASK));
-					ndocs++;
+			for (; j < np && v[j] <= last_key; j++) {
+				uint64_t gap = v[j] - prev;
+				if (!gap) /* a repeat the seen-cache missed */
+					continue;
+				if (gap < 0x80) {
+					*o++ = (uint8_t)gap;
+				} else {
+					o[0] = (uint8_t)(gap | 0x80);
+					o[1] = (uint8_t)(gap >> 7);
+					o += 2;
 				}
-				j++;
+				ndocs++;
+				prev = v[j];
 			}
-			segw_entry(&w, term, ndocs, base + (int64_t)(v[i] & SEARCH_DOC_MASK),
-				   base + (int64_t)(v[j - 1] & SEARCH_DOC_MASK), s->tail.v, s->tail.len);
+			s->tail.len = (size_t)(o - s->tail.v);
+			segw_entry(&w, v[i] >> SEARCH_DOC_BITS, ndocs, base + (int64_t)(v[i] & SEARCH_DOC_MASK),
+				   base + (int64_t)(prev & SEARCH_DOC_MASK), s->tail.v, s->tail.len);
 			i = j;
 		}
 	}

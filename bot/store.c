@@ -562,10 +562,16 @@ int store_story_head(struct store *st, const char *id, int *revision, uint64_t *
 static void classes_text(const struct story *s, struct sbuf *b)
 {
 	sbuf_addc(b, ' ');
-	for (size_t i = 0; i < s->topics.n; i++)
-		sbuf_addf(b, "topic:%s ", s->topics.v[i]);
-	for (size_t i = 0; i < s->entities.n; i++)
-		sbuf_addf(b, "entity:%s ", s->entities.v[i]);
+	for (size_t i = 0; i < s->topics.n; i++) {
+		sbuf_add(b, "topic:", 6);
+		sbuf_adds(b, s->topics.v[i]);
+		sbuf_addc(b, ' ');
+	}
+	for (size_t i = 0; i < s->entities.n; i++) {
+		sbuf_add(b, "entity:", 7);
+		sbuf_adds(b, s->entities.v[i]);
+		sbuf_addc(b, ' ');
+	}
 }
 
 /* The id of a class name ("topic:compute", n bytes), made on first use;
@@ -635,9 +641,15 @@ static int class_rows_insert(struct store *st, const struct story *s, int64_t pu
 		for (size_t i = 0; i < n; i++) {
 			size_t k = done + i;
 			int topic = k < s->topics.n;
-			int len = snprintf(name, sizeof name, "%s:%s", topic ? "topic" : "entity",
-					   topic ? s->topics.v[k] : s->entities.v[k - s->topics.n]);
-			if ((ids[i] = class_id(st, name, len < (int)sizeof name ? (size_t)len : sizeof name - 1)) < 0)
+			/* "topic:id" / "entity:id", cut to the buffer as snprintf would */
+			const char *kind = topic ? "topic:" : "entity:";
+			const char *id = topic ? s->topics.v[k] : s->entities.v[k - s->topics.n];
+			size_t kl = topic ? 6 : 7, il = strlen(id);
+			if (il > sizeof name - 1 - kl)
+				il = sizeof name - 1 - kl;
+			memcpy(name, kind, kl);
+			memcpy(name + kl, id, il);
+			if ((ids[i] = class_id(st, name, kl + il)) < 0)
 				return -1;
 		}
 		sqlite3_stmt *c = st->class_q[n - 1];

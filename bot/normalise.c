@@ -382,8 +382,11 @@ char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, si
 		i += step;
 		if (is_ignorable_cp(c))
 			continue;
-		if (o + 5 > cap) {
-			cap = cap * 2 + 16;
+		/* Room for this character (up to 4 bytes) and, as the eight-byte
+		 * ASCII path assumes, for the rest of the input unchanged and
+		 * the terminator: an invalid byte grows to three. */
+		if (o + 5 + (len - i) > cap) {
+			cap = (o + 5 + (len - i)) * 2 + 16;
 			buf = xrealloc(buf, cap);
 		}
 		if (is_space_cp(c)) {

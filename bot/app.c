@@ -452,7 +452,8 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 	uint64_t fp = story_fingerprint(s);
 	int head_rev = 0, rc;
 	uint64_t head_fp = 0;
-	if (store_story_head(a->store, s->id, &head_rev, &head_fp) == 1 && head_fp == fp) {
+	int head_rc = store_story_head(a->store, s->id, &head_rev, &head_fp);
+	if (head_rc == 1 && head_fp == fp) {
 		info->result = APP_PUT_UNCHANGED;
 		info->revision = head_rev;
 		return 0;
@@ -480,13 +481,16 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 		norm_free(norm);
 		return -1;
 	}
+	/* In a batch the first look was already inside its transaction, and
+	 * nothing has been written since; otherwise look again inside ours. */
+	int looked_in_tx = a->in_batch;
 	if (tx_begin(a)) {
 		*err = xasprintf("store: %s", store_errmsg(a->store));
 		topics_result_free(&tr);
 		norm_free(norm);
 		return -1;
 	}
-	rc = store_story_head(a->store, s->id, &head_rev, &head_fp);
+	rc = looked_in_tx ? head_rc : store_story_head(a->store, s->id, &head_rev, &head_fp);
 	if (rc < 0)
 		goto store_fail;
 	if (rc == 1 && head_fp == fp) {

@@ -356,16 +356,25 @@ char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, si
 			 * keep their bytes; only the Traditional test looks at them. */
 			c = (c & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
 			if (c >= 0x4E00) {
+				/* The whole run of them, copied at once: it keeps
+				 * its length, and the buffer has room for the rest
+				 * of the input (see the multi-byte path below). */
+				size_t j = i;
+				do {
+					if (!traditional && n && is_trad(c))
+						traditional = 1;
+					j += 3;
+					if (len - j < 3)
+						break;
+					unsigned b = s[j];
+					if (b < 0xE4 || b > 0xE9 || (s[j + 1] & 0xC0) != 0x80 || (s[j + 2] & 0xC0) != 0x80)
+						break;
+					c = (b & 0x0F) << 12 | (uint32_t)(s[j + 1] & 0x3F) << 6 | (s[j + 2] & 0x3F);
+				} while (c >= 0x4E00);
 				any_cjk = 1;
-				if (!traditional && n && is_trad(c))
-					traditional = 1;
-				if (o + 4 > cap) {
-					cap = cap * 2 + 16;
-					buf = xrealloc(buf, cap);
-				}
-				memcpy(buf + o, s + i, 3);
-				o += 3;
-				i += 3;
+				memcpy(buf + o, s + i, j - i);
+				o += j - i;
+				i = j;
 				last_space = 0;
 				continue;
 			}
@@ -382,8 +391,11 @@ char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, si
 		i += step;
 		if (is_ignorable_cp(c))
 			continue;
-		if (o + 5 > cap) {
-			cap = cap * 2 + 16;
+		/* Room for this character (up to 4 bytes) and, as the eight-byte
+		 * ASCII path assumes, for the rest of the input unchanged and
+		 * the terminator: an invalid byte grows to three. */
+		if (o + 5 + (len - i) > cap) {
+			cap = (o + 5 + (len - i)) * 2 + 16;
 			buf = xrealloc(buf, cap);
 		}
 		if (is_space_cp(c)) {

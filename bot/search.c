@@ -22,7 +22,7 @@
  *
  * In memory: the pending documents' distinct terms, one 64-bit key each
  * (term over the document's offset), appended in document order and
- * radix-sorted at flush.
+ * sorted at flush (by the top byte, then each bucket grouped by term).
  */
 #define _GNU_SOURCE
 #include "search.h"
@@ -379,6 +379,14 @@ static const char *const stmt_sql[S_NSTMT] = {
 	[S_DEAD_DEL] = "DELETE FROM search_dead WHERE doc >= ?1 AND doc <= ?2",
 };
 
+/* A slot of the table that groups one bucket's keys by term; slots of
+ * another generation are empty. */
+struct gslot {
+	uint64_t term;
+	uint32_t gen;
+	uint32_t n; /* the bucket's keys with the term; then where the next goes */
+};
+
 struct search {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_NSTMT];
@@ -390,6 +398,14 @@ struct search {
 	/* scratch */
 	uint64_t *sort_tmp;
 	size_t sort_cap;
+	struct group {
+		struct gslot *slot;
+		size_t nslot;
+		uint32_t gen;
+		uint32_t *at;    /* per key of a bucket: its term's slot */
+		uint64_t *terms, *tmp; /* a bucket's distinct terms */
+		size_t cap;
+	} group;
 	struct buf tail, chunk;
 	struct dircache *dc;
 	size_t ndc, capdc;
@@ -399,6 +415,8 @@ struct search {
 	size_t nlists;
 	int64_t merges;
 };
+
+static void group_free(struct group *g);
 
 static sqlite3_stmt *stmt(struct search *s, int id)
 {
@@ -445,6 +463,7 @@ void search_free(struct search *s)
 		sqlite3_finalize(s->st[i]);
 	free(s->pend.v);
 	free(s->sort_tmp);
+	group_free(&s->group);
 	free(s->tail.v);
 	free(s->chunk.v);
 	dircache_clear(s);
@@ -588,6 +607,8 @@ void search_discard(struct search *s)
 		s->sort_tmp = NULL;
 		s->sort_cap = 0;
 	}
+	if (!keep || s->group.nslot > 65536)
+		group_free(&s->group);
 	s->pend_docs = 0;
 }
 
@@ -966,15 +987,115 @@ static void msd_sort(uint64_t *v, uint64_t *tmp, size_t n, int shift)
 	}
 }
 
+static void group_free(struct group *g)
+{
+	free(g->slot);
+	free(g->at);
+	free(g->terms);
+	free(g->tmp);
+	memset(g, 0, sizeof *g);
+}
+
+static inline size_t gslot_find(const struct gslot *slot, size_t mask, uint32_t gen, uint64_t term)
+{
+	size_t k = (size_t)(term ^ (term >> 23)) & mask;
+	while (slot[k].gen == gen && slot[k].term != term)
+		k = (k + 1) & mask;
+	return k;
+}
+
+/* Order one bucket's m keys (in, in document order) by term into out,
+ * each term's keys keeping their order: count the distinct terms in a
+ * table small enough to stay in cache, sort only them, then place every
+ * key after the keys of the terms before its own. */
+static void group_bucket(struct group *g, const uint64_t *in, uint64_t *out, size_t m)
+{
+	size_t nslot = 64;
+	while (nslot < 2 * m)
+		nslot *= 2;
+	if (g->nslot < nslot) {
+		free(g->slot);
+		g->slot = xcalloc(nslot, sizeof *g->slot);
+		g->nslot = nslot;
+		g->gen = 0;
+	}
+	if (g->cap < m) {
+		free(g->at);
+		free(g->terms);
+		free(g->tmp);
+		g->cap = m + m / 2;
+		g->at = xmalloc(g->cap * sizeof *g->at);
+		g->terms = xmalloc(g->cap * sizeof *g->terms);
+		g->tmp = xmalloc(g->cap * sizeof *g->tmp);
+	}
+	if (++g->gen == 0) { /* wrapped: every slot empty again */
+		memset(g->slot, 0, g->nslot * sizeof *g->slot);
+		g->gen = 1;
+	}
+	struct gslot *slot = g->slot;
+	uint32_t gen = g->gen, *at = g->at;
+	size_t mask = nslot - 1, d = 0;
+	uint64_t *terms = g->terms;
+	for (size_t i = 0; i < m; i++) {
+		uint64_t t = in[i] >> SEARCH_DOC_BITS;
+		size_t k = gslot_find(slot, mask, gen, t);
+		if (slot[k].gen != gen) {
+			slot[k] = (struct gslot){t, gen, 0};
+			terms[d++] = t << SEARCH_DOC_BITS;
+		}
+		slot[k].n++;
+		at[i] = (uint32_t)k;
+	}
+	if (d <= 32)
+		insertion_sort(terms, d);
+	else
+		msd_sort(terms, g->tmp, d, 48);
+	uint32_t pos = 0;
+	for (size_t r = 0; r < d; r++) {
+		struct gslot *e = &slot[gslot_find(slot, mask, gen, terms[r] >> SEARCH_DOC_BITS)];
+		uint32_t n = e->n;
+		e->n = pos;
+		pos += n;
+	}
+	for (size_t i = 0; i < m; i++)
+		out[slot[at[i]].n++] = in[i];
+}
+
+/* Sort the pending keys: by the top byte into buckets, then each bucket
+ * grouped by term (group_bucket). A key's documents were appended in
+ * order, so grouping stably sorts. */
 static void sort_part(struct search *s, struct part *p)
 {
 	size_t n = (size_t)(p->tail - p->v);
+	uint64_t *v = p->v;
+	if (n <= 32) {
+		insertion_sort(v, n);
+		return;
+	}
 	if (s->sort_cap < n) {
 		free(s->sort_tmp);
 		s->sort_cap = n + n / 2;
 		s->sort_tmp = xmalloc(s->sort_cap * sizeof *s->sort_tmp);
 	}
-	msd_sort(p->v, s->sort_tmp, n, 56);
+	uint64_t *tmp = s->sort_tmp;
+	uint32_t count[256] = {0}, start[257], at[256];
+	for (size_t i = 0; i < n; i++)
+		count[v[i] >> 56]++;
+	start[0] = 0;
+	for (int b = 0; b < 256; b++)
+		start[b + 1] = start[b] + count[b];
+	memcpy(at, start, sizeof at);
+	for (size_t i = 0; i < n; i++)
+		tmp[at[v[i] >> 56]++] = v[i];
+	for (int b = 0; b < 256; b++) {
+		size_t m = count[b];
+		if (m <= 32) {
+			memcpy(v + start[b], tmp + start[b], m * sizeof *v);
+			insertion_sort(v + start[b], m);
+		} else {
+			group_bucket(&s->group, tmp + start[b], v + start[b], m);
+		}
+	}
 }
 
 static int merge_due(struct search *s);
@@ -998,20 +1119,30 @@ int search_flush(struct search *s)
 		size_t np = (size_t)(p->tail - p->v);
 		sort_part(s, p);
 		const uint64_t *v = p->v;
+		/* A term's tail is at most two varint bytes per other document. */
+		buf_need(&s->tail, 2 * SEARCH_PEND_DOCS);
 		for (size_t i = 0; i < np && !w.rc;) {
-			uint64_t term = v[i] >> SEARCH_DOC_BITS;
+			/* Sorted: the term's keys are the ones up to its last possible one. */
+			uint64_t prev = v[i], last_key = prev | SEARCH_DOC_MASK, ndocs = 1;
+			uint8_t *o = s->tail.v;
 			size_t j = i + 1;
-			uint64_t ndocs = 1;
-			s->tail.len = 0;
-			while (j < np && v[j] >> SEARCH_DOC_BITS == term) {
-				if (v[j] != v[j - 1]) { /* a repeat the seen-cache missed */
-					buf_varint(&s->tail, (v[j] & SEARCH_DOC_MASK) - (v[j - 1] & SEARCH_DOC_MASK));
-					ndocs++;
+			for (; j < np && v[j] <= last_key; j++) {
+				uint64_t gap = v[j] - prev;
+				if (!gap) /* a repeat the seen-cache missed */
+					continue;
+				if (gap < 0x80) {
+					*o++ = (uint8_t)gap;
+				} else {
+					o[0] = (uint8_t)(gap | 0x80);
+					o[1] = (uint8_t)(gap >> 7);
+					o += 2;
 				}
-				j++;
+				ndocs++;
+				prev = v[j];
 			}
-			segw_entry(&w, term, ndocs, base + (int64_t)(v[i] & SEARCH_DOC_MASK),
-				   base + (int64_t)(v[j - 1] & SEARCH_DOC_MASK), s->tail.v, s->tail.len);
+			s->tail.len = (size_t)(o - s->tail.v);
+			segw_entry(&w, v[i] >> SEARCH_DOC_BITS, ndocs, base + (int64_t)(v[i] & SEARCH_DOC_MASK),
+				   base + (int64_t)(prev & SEARCH_DOC_MASK), s->tail.v, s->tail.len);
 			i = j;
 		}
 	}

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "story.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 struct normaliser;

@@ -283,7 +283,10 @@ static char *analysis_url(const struct story *s, const char *public_url)
 
 static char *story_to_json_compact(const struct story *s, const char *public_url)
 {
-	struct sbuf b = {0};
+	/* Room for a typical story (~11 KB) at once, instead of doubling up
+	 * to it with a copy each time. */
+	struct sbuf b = {xmalloc(16384), 0, 16384};
+	b.s[0] = 0;
 	int first = 1;
 	sbuf_addc(&b, '{');
 	jkey(&b, "id", &first);

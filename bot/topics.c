@@ -165,6 +165,7 @@ struct topics {
 	uint32_t *owner_count, *touched;
 	size_t ntouched, count_cap;
 	uint32_t maxlen; /* longest pat in the automaton */
+	struct sbuf raw; /* a story's field text, kept between stories */
 };
 
 /* ---- small helpers ---- */
@@ -933,6 +934,7 @@ void topics_free(struct topics *t)
 	strv_free(&t->strings);
 	ac_free(&t->ac);
 	free(t->scratch);
+	sbuf_free(&t->raw);
 	free(t->defer);
 	for (int k = 0; k < 4; k++)
 		free(t->ev[k]);
@@ -1603,23 +1605,24 @@ int topics_classify_keep(struct topics *t, const struct story *s, struct topics_
 	if (norm_out)
 		for (int f = 0; f < TOPICS_NFIELDS; f++)
 			norm_out[f] = NULL, len_out[f] = 0;
-	struct sbuf raw = {0};
+	struct sbuf *raw = &t->raw; /* grown once, not for every story */
 	for (int f = 0; f < TOPICS_NFIELDS; f++) {
 		if (f == TOPICS_F_TAGS)
 			continue;
-		sbuf_reset(&raw);
-		story_field_text(s, f, &raw);
-		if (!raw.len)
+		sbuf_reset(raw);
+		story_field_text(s, f, raw);
+		if (!raw->len)
 			continue;
 		size_t len;
-		char *norm = normalise_text(t->norm, raw.s, raw.len, &len);
+		char *norm = normalise_text(t->norm, raw->s, raw->len, &len);
 		topics_scan(t, norm, len, f, out);
 		if (norm_out)
 			norm_out[f] = norm, len_out[f] = len;
 		else
 			free(norm);
 	}
-	sbuf_free(&raw);
+	if (raw->cap > 65536) /* not kept after a huge story */
+		sbuf_free(raw);
 	for (size_t i = 0; i < s->ntags; i++) {
 		int k1 = -1, k2 = -1;
 		size_t i1 = 0, i2 = 0;

@@ -149,6 +149,13 @@ int main(void)
 	printf("search.index_segments %lld\n", (long long)segs);
 	printf("search.index_bytes_per_story %.0f\n", (double)sbytes / total);
 	printf("store.stories %d\n", total);
+	if (getenv("BENCH_INGEST_ONLY")) { /* for A/B runs of ingest alone */
+		app_close(&a);
+		free(text);
+		story_free(&tpl);
+		t_db_remove(db);
+		return 0;
+	}
 
 	const char *queries[] = {"算力", "人才", "nvidia", "data center", "数据中心", "meta crusoe", "資料中心",
 				 "transformer", "监管", "b-0004242", "gigawatts", "算"};

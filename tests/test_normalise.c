@@ -89,6 +89,19 @@ int main(void)
 		return t_done();
 
 	test_fast_paths_random();
+	/* Invalid bytes grow to three (U+FFFD) and a long ASCII run follows,
+	 * written eight bytes at a time: the buffer must have grown for it. */
+	{
+		char in[241], want[40 * 3 + 200 + 1];
+		memset(in, 0xff, 40);
+		memset(in + 40, 'a', 200);
+		in[240] = 0;
+		for (int k = 0; k < 40; k++)
+			memcpy(want + 3 * k, "\xef\xbf\xbd", 3);
+		memset(want + 120, 'a', 200);
+		want[320] = 0;
+		CHECK(in, want);
+	}
 	/* OpenCC is loaded by the first text that needs it, not before. */
 	T_INT(normaliser_opencc_loaded(nz), 0);
 	free(normalise_str(nz, "English and 简体中文 only"));

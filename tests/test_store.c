@@ -301,9 +301,94 @@ static void test_two_connections(void)
 	t_db_remove(path);
 }
 
+/* Schema 2 -> 3: the outbox rebuilt with its CHECK constraints as
+ * comparisons (no ephemeral table per row); rows and ids kept, the same
+ * values allowed. */
+static void test_migration_outbox(void)
+{
+	char path[64];
+	if (t_db_path(path, sizeof path, "v2"))
+		return;
+	struct store *st;
+	char *err = NULL;
+	T_OK(store_open(path, &st, &err) == 0, "open %s", err ? err : "");
+	store_close(st);
+	sqlite3 *db;
+	T_INT(sqlite3_open(path, &db), SQLITE_OK);
+	/* back to the outbox as schema 2 made it, with a row */
+	T_INT(sqlite3_exec(db,
+			   "DROP TABLE outbox;"
+			   "CREATE TABLE outbox("
+			   "  id INTEGER PRIMARY KEY,"
+			   "  kind TEXT NOT NULL CHECK(kind IN ('alert','update','digest')),"
+			   "  story_id TEXT NOT NULL, revision INTEGER NOT NULL,"
+			   "  platform TEXT NOT NULL, target_kind TEXT NOT NULL, target TEXT NOT NULL,"
+			   "  reason TEXT, lang TEXT,"
+			   "  status TEXT NOT NULL DEFAULT 'queued' CHECK(status IN ('queued','sending','sent','failed')),"
+			   "  attempts INTEGER NOT NULL DEFAULT 0,"
+			   "  next_attempt_at INTEGER NOT NULL, claimed_at INTEGER,"
+			   "  remote_id TEXT, error TEXT,"
+			   "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+			   "CREATE INDEX outbox_due ON outbox(status, next_attempt_at);"
+			   "INSERT INTO outbox VALUES(7, 'update', 's-1', 2, 'slack', 'channel', 'C1', 'why', 'en', 'sent',"
+			   "  1, 100, NULL, 'ts-1', NULL, 90, 110);"
+			   "PRAGMA user_version = 2;",
+			   NULL, NULL, NULL),
+	      SQLITE_OK);
+	sqlite3_close(db);
+	T_OK(store_open(path, &st, &err) == 0, "open a schema-2 database: %s", err ? err : "");
+	if (!st) {
+		free(err);
+		t_db_remove(path);
+		return;
+	}
+	T_INT(store_schema_version(st), STORE_SCHEMA_VERSION);
+	store_close(st);
+	T_INT(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *q;
+	T_INT(sqlite3_prepare_v2(db,
+				 "SELECT id || kind || story_id || revision || platform || target_kind || target || reason"
+				 " || lang || status || attempts || next_attempt_at || coalesce(claimed_at, '-') || remote_id"
+				 " || coalesce(error, '-') || created_at || updated_at FROM outbox",
+				 -1, &q, NULL),
+	      SQLITE_OK);
+	T_INT(sqlite3_step(q), SQLITE_ROW);
+	T_STR((const char *)sqlite3_column_text(q, 0), "7updates-12slackchannelC1whyensent1100-ts-1-90110");
+	T_INT(sqlite3_step(q), SQLITE_DONE);
+	sqlite3_finalize(q);
+	T_INT(sqlite3_exec(db, "INSERT INTO outbox(kind, story_id, revision, platform, target_kind, target,"
+			       " next_attempt_at, created_at, updated_at) VALUES('digest','s-2',1,'p','user','u',1,1,1)",
+			   NULL, NULL, NULL),
+	      SQLITE_OK);
+	T_OK(sqlite3_exec(db, "INSERT INTO outbox(kind, story_id, revision, platform, target_kind, target,"
+			      " next_attempt_at, created_at, updated_at) VALUES('alerts','s-3',1,'p','user','u',1,1,1)",
+			  NULL, NULL, NULL) == SQLITE_CONSTRAINT, "kind still checked");
+	T_OK(sqlite3_exec(db, "UPDATE outbox SET status = 'lost' WHERE id = 7", NULL, NULL, NULL) == SQLITE_CONSTRAINT,
+	     "status still checked");
+	T_INT(sqlite3_exec(db, "UPDATE outbox SET status = 'failed' WHERE id = 7", NULL, NULL, NULL), SQLITE_OK);
+	/* the index is back, and queueing a row builds no ephemeral table */
+	T_INT(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name = 'outbox_due'", -1, &q, NULL),
+	      SQLITE_OK);
+	T_INT(sqlite3_step(q), SQLITE_ROW);
+	T_INT(sqlite3_column_int(q, 0), 1);
+	sqlite3_finalize(q);
+	T_INT(sqlite3_prepare_v2(db, "EXPLAIN INSERT INTO outbox(kind, story_id, revision, platform, target_kind, target,"
+				     " next_attempt_at, created_at, updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?7,?7)",
+				 -1, &q, NULL),
+	      SQLITE_OK);
+	int eph = 0;
+	while (sqlite3_step(q) == SQLITE_ROW)
+		eph += !strcmp((const char *)sqlite3_column_text(q, 1), "OpenEphemeral");
+	sqlite3_finalize(q);
+	T_INT(eph, 0);
+	sqlite3_close(db);
+	t_db_remove(path);
+}
+
 int main(void)
 {
 	test_schema();
+	test_migration_outbox();
 	test_revisions_and_search();
 	test_rules_prefs();
 	test_outbox();

@@ -51,4 +51,20 @@ static inline void t_ids_cb(void *ud, struct story *s)
 	snprintf(c->buf + l, sizeof c->buf - l, "%s%s", c->n++ ? "," : "", s->id);
 }
 
+/* The outbox as schemas 1 and 2 made it (frozen: store.c moves on), for
+ * migration tests. */
+#define T_OUTBOX_SCHEMA_1_2                                                                                            \
+	"CREATE TABLE outbox("                                                                                         \
+	"  id INTEGER PRIMARY KEY,"                                                                                    \
+	"  kind TEXT NOT NULL CHECK(kind IN ('alert','update','digest')),"                                             \
+	"  story_id TEXT NOT NULL, revision INTEGER NOT NULL,"                                                         \
+	"  platform TEXT NOT NULL, target_kind TEXT NOT NULL, target TEXT NOT NULL,"                                   \
+	"  reason TEXT, lang TEXT,"                                                                                    \
+	"  status TEXT NOT NULL DEFAULT 'queued' CHECK(status IN ('queued','sending','sent','failed')),"               \
+	"  attempts INTEGER NOT NULL DEFAULT 0,"                                                                       \
+	"  next_attempt_at INTEGER NOT NULL, claimed_at INTEGER,"                                                      \
+	"  remote_id TEXT, error TEXT,"                                                                                \
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"                                                 \
+	"CREATE INDEX outbox_due ON outbox(status, next_attempt_at);"
+
 #endif

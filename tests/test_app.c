@@ -241,18 +241,7 @@ static const char v1_schema[] =
 	"  target_kind TEXT NOT NULL, target TEXT NOT NULL,"
 	"  revision INTEGER NOT NULL, outbox_id INTEGER NOT NULL,"
 	"  PRIMARY KEY(story_id, platform, target_kind, target)) WITHOUT ROWID;"
-	"CREATE TABLE outbox("
-	"  id INTEGER PRIMARY KEY,"
-	"  kind TEXT NOT NULL CHECK(kind IN ('alert','update','digest')),"
-	"  story_id TEXT NOT NULL, revision INTEGER NOT NULL,"
-	"  platform TEXT NOT NULL, target_kind TEXT NOT NULL, target TEXT NOT NULL,"
-	"  reason TEXT, lang TEXT,"
-	"  status TEXT NOT NULL DEFAULT 'queued' CHECK(status IN ('queued','sending','sent','failed')),"
-	"  attempts INTEGER NOT NULL DEFAULT 0,"
-	"  next_attempt_at INTEGER NOT NULL, claimed_at INTEGER,"
-	"  remote_id TEXT, error TEXT,"
-	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
-	"CREATE INDEX outbox_due ON outbox(status, next_attempt_at);";
+	T_OUTBOX_SCHEMA_1_2;
 
 static int stub_create(void *ctx, const char **argv, int argc, Fts5Tokenizer **out)
 {

@@ -318,18 +318,7 @@ static void test_migration_outbox(void)
 	/* back to the outbox as schema 2 made it, with a row */
 	T_INT(sqlite3_exec(db,
 			   "DROP TABLE outbox;"
-			   "CREATE TABLE outbox("
-			   "  id INTEGER PRIMARY KEY,"
-			   "  kind TEXT NOT NULL CHECK(kind IN ('alert','update','digest')),"
-			   "  story_id TEXT NOT NULL, revision INTEGER NOT NULL,"
-			   "  platform TEXT NOT NULL, target_kind TEXT NOT NULL, target TEXT NOT NULL,"
-			   "  reason TEXT, lang TEXT,"
-			   "  status TEXT NOT NULL DEFAULT 'queued' CHECK(status IN ('queued','sending','sent','failed')),"
-			   "  attempts INTEGER NOT NULL DEFAULT 0,"
-			   "  next_attempt_at INTEGER NOT NULL, claimed_at INTEGER,"
-			   "  remote_id TEXT, error TEXT,"
-			   "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
-			   "CREATE INDEX outbox_due ON outbox(status, next_attempt_at);"
+			   T_OUTBOX_SCHEMA_1_2
 			   "INSERT INTO outbox VALUES(7, 'update', 's-1', 2, 'slack', 'channel', 'C1', 'why', 'en', 'sent',"
 			   "  1, 100, NULL, 'ts-1', NULL, 90, 110);"
 			   "PRAGMA user_version = 2;",

@@ -226,6 +226,16 @@ static void on_idle(void *ud)
 	}
 }
 
+/* The idle timer runs exactly while the engine runs with nothing in
+ * flight and an idle time is set. */
+static void idle_arm(struct rest *r)
+{
+	if (r->multi && !r->inflight && r->idle_ms > 0)
+		loop_timer_start(r->loop, &r->idle, r->idle_ms, on_idle, r);
+	else
+		loop_timer_stop(&r->idle);
+}
+
 /* Loop thread: hand finished jobs to their callbacks. */
 static void deliver(void *ud)
 {
@@ -256,8 +266,7 @@ static void deliver(void *ud)
 		job_free(rev);
 		rev = n;
 	}
-	if (!r->inflight && r->multi && r->idle_ms > 0)
-		loop_timer_start(r->loop, &r->idle, r->idle_ms, on_idle, r);
+	idle_arm(r);
 }
 
 static void finish(struct rest *r, struct rest_job *j)
@@ -326,16 +335,15 @@ static int engine_start(struct rest *r, char **err)
 /* Stop the worker; whatever never finished hears "shutting down", once. */
 static void engine_stop(struct rest *r)
 {
-	loop_timer_stop(&r->idle);
 	if (!r->multi)
-		return;
+		return; /* and the idle timer is not armed (idle_arm) */
 	pthread_mutex_lock(&r->mu);
 	r->quit = 1;
 	pthread_mutex_unlock(&r->mu);
 	C.multi_wakeup(r->multi);
 	pthread_join(r->thread, NULL);
 	deliver(r); /* finished before the stop */
-	loop_timer_stop(&r->idle); /* deliver() may have armed it */
+	loop_timer_stop(&r->idle); /* armed, or armed again by deliver() */
 	/* Everything still in the multi handle or never added: cancelled. */
 	r->pending = NULL;
 	struct rest_job *live = r->live;
@@ -370,7 +378,7 @@ struct rest *rest_new(struct loop *l, char **err)
 		free(r);
 		return NULL;
 	}
-	loop_timer_start(r->loop, &r->idle, r->idle_ms, on_idle, r);
+	idle_arm(r);
 	return r;
 }
 
@@ -387,10 +395,7 @@ void rest_free(struct rest *r)
 void rest_set_idle_ms(struct rest *r, int64_t ms)
 {
 	r->idle_ms = ms;
-	if (r->multi && !r->inflight && ms > 0)
-		loop_timer_start(r->loop, &r->idle, ms, on_idle, r);
-	else if (ms <= 0)
-		loop_timer_stop(&r->idle);
+	idle_arm(r);
 }
 
 int rest_loaded(const struct rest *r)

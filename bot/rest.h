@@ -1,12 +1,12 @@
 /* rest — asynchronous HTTP requests for plugins (Slack Web API, Discord
  * REST, Mattermost v4, feeds), on libcurl's multi interface.
  *
- * Owns one worker thread running curl_multi_poll(); the loop thread submits
- * requests under a mutex and wakes the worker with curl_multi_wakeup().
- * Finished transfers are handed back to the loop thread with loop_post(),
- * so callbacks always run on the loop thread and never block it: a hung API
- * cannot delay a websocket ack. Request data is copied at submit time.
- * Headers are never logged (they carry tokens).
+ * The transfers run in a helper process (this executable again, see
+ * rest.c) that holds libcurl; the loop thread writes requests to it and
+ * reads answers without blocking, so callbacks always run on the loop
+ * thread and never block it: a hung API cannot delay a websocket ack.
+ * Request data is copied at submit time. Headers are never logged (they
+ * carry tokens). Programs linking rest.c must not set AINEWS_REST_HELPER.
  */
 #ifndef AINEWS_REST_H
 #define AINEWS_REST_H
@@ -39,11 +39,11 @@ struct rest_response {
 
 typedef void (*rest_cb)(void *ud, const struct rest_response *resp);
 
-/* Idle time after which the engine stops and libcurl is unloaded. */
+/* Idle time after which the helper process (and libcurl with it) ends. */
 #define REST_IDLE_MS_DEFAULT 30000
 
 struct rest *rest_new(struct loop *l, char **err);
-/* Stops the worker; every pending callback runs with error "shutting down". */
+/* Stops the helper; every pending callback runs with error "shutting down". */
 void rest_free(struct rest *r);
 /* Queue a request; cb(ud, resp) runs later on the loop thread, exactly once.
  * Returns 1 (pending) or negative. */
@@ -51,11 +51,13 @@ int rest_submit(struct rest *r, const struct rest_request *req, rest_cb cb, void
 /* Value of a response header (case-insensitive name), borrowed, or NULL. */
 const char *rest_header(const struct rest_response *resp, const char *name);
 size_t rest_inflight(const struct rest *r);
-/* Change the idle time (ms <= 0: never stop the engine while r lives). */
+/* Change the idle time (ms <= 0: never stop the helper while r lives). */
 void rest_set_idle_ms(struct rest *r, int64_t ms);
-/* 1 while the engine runs (libcurl loaded for r), else 0. */
+/* 1 while r's helper process runs, else 0. */
 int rest_loaded(const struct rest *r);
-/* How many times libcurl has been loaded in this process. */
+/* Process id of r's helper, 0 when none runs. */
+int rest_helper_pid(const struct rest *r);
+/* How many helpers (libcurl loads) this process has started. */
 unsigned rest_loads(void);
 
 #endif

@@ -4,6 +4,10 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -215,6 +219,28 @@ static int curl_mapped(void)
 	return h != NULL;
 }
 
+/* /proc/PID/maps of pid names libcurl. */
+static int helper_maps_curl(int pid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/%d/maps", pid);
+	FILE *f = fopen(path, "r");
+	int found = 0;
+	while (f && !found && fgets(line, sizeof line, f))
+		found = strstr(line, "libcurl") != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void on_lost(void *ud, const struct rest_response *r)
+{
+	int *n = ud;
+	T_INT(r->status, 0);
+	T_STR(r->error, "HTTP helper exited");
+	(*n)++;
+}
+
 static void on_cancelled(void *ud, const struct rest_response *r)
 {
 	int *n = ud;
@@ -286,30 +312,36 @@ int main(void)
 	T_STR(last_auth, "Bearer xoxb-secret-token");
 	T_INT(rest_inflight(r), 0);
 
-	/* Idle: after idle_ms with nothing in flight the engine stops and
-	 * libcurl (with what it brought) is unmapped; the next request loads
-	 * it again, and it stays while requests keep coming. */
+	/* libcurl lives in the helper process, never in this one; after
+	 * idle_ms with nothing in flight the helper ends, the next request
+	 * starts a new one, and it stays while requests keep coming. */
 	T_INT(rest_loaded(r), 1);
-	T_OK(curl_mapped(), "libcurl mapped while in use");
+	T_OK(!curl_mapped(), "libcurl not in the daemon's process");
+	int pid0 = rest_helper_pid(r);
+	T_OK(pid0 > 0 && helper_maps_curl(pid0), "helper %d holds libcurl", pid0);
 	unsigned loads = rest_loads();
 	rest_set_idle_ms(r, 50);
 	loop_timer_start(s.l, &s.stop, 400, on_stop, &s);
 	loop_restart(s.l), loop_run(s.l);
 	T_INT(rest_loaded(r), 0);
-	T_OK(!curl_mapped(), "libcurl unmapped after 50 ms idle");
+	T_INT(rest_helper_pid(r), 0);
+	T_OK(kill(pid0, 0) < 0 && errno == ESRCH, "helper %d gone (and reaped) after 50 ms idle", pid0);
 	for (int round = 0; round < 3; round++) {
 		s.done = 0;
 		T_INT(rest_submit(r, &fast, on_again, &s), 1);
 		T_INT(rest_loaded(r), 1);
+		int pid = rest_helper_pid(r);
+		T_OK(pid > 0 && pid != pid0, "a new helper (round %d)", round);
 		loop_restart(s.l), loop_run(s.l);
 		T_INT(s.done, 1);
 		T_INT(rest_loads(), loads + 1 + (unsigned)round);
 		loop_timer_start(s.l, &s.stop, 400, on_stop, &s);
 		loop_restart(s.l), loop_run(s.l);
 		T_INT(rest_loaded(r), 0);
-		T_OK(!curl_mapped(), "unmapped again (round %d)", round);
+		T_OK(kill(pid, 0) < 0 && errno == ESRCH, "helper gone again (round %d)", round);
+		T_OK(!curl_mapped(), "libcurl never in the daemon (round %d)", round);
 	}
-	/* A request arriving before the idle time is up keeps the engine. */
+	/* A request arriving before the idle time is up keeps the helper. */
 	s.done = 0;
 	T_INT(rest_submit(r, &fast, on_again, &s), 1);
 	loop_restart(s.l), loop_run(s.l);
@@ -320,6 +352,23 @@ int main(void)
 	T_INT(rest_submit(r, &fast, on_again, &s), 1);
 	loop_restart(s.l), loop_run(s.l);
 	T_INT(rest_loads(), kept);
+	/* The helper dies mid-request: that request fails once, with a clear
+	 * error, and the next one starts a new helper. */
+	{
+		int lost = 0;
+		T_INT(rest_submit(r, &slow, on_lost, &lost), 1);
+		usleep(100 * 1000);
+		kill(rest_helper_pid(r), SIGKILL);
+		loop_timer_start(s.l, &s.stop, 300, on_stop, &s);
+		loop_restart(s.l), loop_run(s.l);
+		T_INT(lost, 1);
+		T_INT(rest_inflight(r), 0);
+		T_INT(rest_loaded(r), 0);
+		s.done = 0;
+		T_INT(rest_submit(r, &fast, on_again, &s), 1);
+		loop_restart(s.l), loop_run(s.l);
+		T_INT(s.done, 1);
+	}
 	rest_set_idle_ms(r, 0);
 
 	/* Shutdown with a request in flight: its callback runs once, cancelled. */

@@ -28,7 +28,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -152,11 +151,10 @@ static int next_frame(const struct sbuf *b, size_t *off, struct rd *f)
  * error, else 0. */
 static int read_some(int fd, struct sbuf *b)
 {
-	char tmp[65536];
 	for (;;) {
-		ssize_t n = read(fd, tmp, sizeof tmp);
+		ssize_t n = read(fd, sbuf_room(b, 16384), 16384);
 		if (n > 0) {
-			sbuf_add(b, tmp, (size_t)n);
+			sbuf_added(b, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -423,8 +421,13 @@ out:
  * until it closes the socket. Nothing here logs request data. */
 static void helper_run(int fd)
 {
+	/* A terminal's ^C or a service manager's SIGTERM to the whole group is
+	 * for the daemon, which finishes what is in flight and then ends us
+	 * (or dies, and we read the end of the socket). */
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, SIG_IGN); /* a terminal's ^C is for the daemon, which ends us */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	const char *had = getenv("GNUTLS_NO_IMPLICIT_INIT");
 	if (!had)
@@ -544,7 +547,7 @@ struct rest_job {
 
 struct rest {
 	struct loop *loop;
-	char exe[PATH_MAX];
+	int exe_fd;  /* this executable, open: still runs if the file is replaced */
 	pid_t pid;   /* the helper, 0 when none runs */
 	int fd;      /* our end of its socket, -1 when none */
 	struct loop_watch *watch;
@@ -569,7 +572,13 @@ static int helper_spawn(struct rest *r, char **err)
 		*err = xasprintf("socketpair: %s", strerror(errno));
 		return -1;
 	}
-	int target = sv[1] == 3 ? 4 : 3; /* dup2 onto another number clears CLOEXEC */
+	/* dup2 onto another number clears CLOEXEC; not onto exe_fd, which the
+	 * kernel opens by name after the file actions */
+	int target = 3;
+	while (target == sv[1] || target == r->exe_fd)
+		target++;
+	char exe[64];
+	snprintf(exe, sizeof exe, "/proc/self/fd/%d", r->exe_fd);
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], target);
@@ -586,13 +595,13 @@ static int helper_spawn(struct rest *r, char **err)
 	envp[k++] = var;
 	char *argv[] = {"ainews (rest helper)", NULL};
 	pid_t pid;
-	int rc = posix_spawn(&pid, r->exe, &fa, NULL, argv, envp);
+	int rc = posix_spawn(&pid, exe, &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	free(envp);
 	close(sv[1]);
 	if (rc) {
 		close(sv[0]);
-		*err = xasprintf("cannot start the HTTP helper %s: %s", r->exe, strerror(rc));
+		*err = xasprintf("cannot start the HTTP helper: %s", strerror(rc));
 		return -1;
 	}
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
@@ -786,16 +795,18 @@ struct rest *rest_new(struct loop *l, char **err)
 	r->loop = l;
 	r->fd = -1;
 	r->idle_ms = REST_IDLE_MS_DEFAULT;
-	ssize_t n = readlink("/proc/self/exe", r->exe, sizeof r->exe - 1);
-	if (n <= 0) {
-		*err = xasprintf("cannot find this program for the HTTP helper: %s", strerror(errno));
+	/* Held open so that a rebuilt or upgraded binary on disk does not
+	 * change (or break, "(deleted)") the helper of a running daemon. */
+	r->exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (r->exe_fd < 0) {
+		*err = xasprintf("cannot open this program for the HTTP helper: %s", strerror(errno));
 		free(r);
 		return NULL;
 	}
-	r->exe[n] = 0;
 	/* Started now so that a missing libcurl is reported at start-up. */
 	if (helper_spawn(r, err) < 0 || wait_hello(r, err) < 0) {
 		helper_stop(r, "shutting down");
+		close(r->exe_fd);
 		free(r);
 		return NULL;
 	}
@@ -808,6 +819,7 @@ void rest_free(struct rest *r)
 	if (!r)
 		return;
 	helper_stop(r, "shutting down");
+	close(r->exe_fd);
 	free(r);
 }
 

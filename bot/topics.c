@@ -877,6 +877,21 @@ struct topics *topics_load_text(const char *json, size_t len, const char *origin
 		}
 	}
 	cJSON_Delete(root);
+	/* The tables grew by doubling; a daemon keeps them for its lifetime,
+	 * so they shrink to what was loaded (~60 KB). */
+#define FIT(arr, n, cap)                                                          \
+	do {                                                                     \
+		if ((n) && (n) < (cap)) {                                        \
+			(arr) = xrealloc((arr), (n) * sizeof *(arr));            \
+			(cap) = (n);                                             \
+		}                                                                \
+	} while (0)
+	FIT(t->pats, t->npats, t->pats_cap);
+	FIT(t->owners, t->nowners, t->owners_cap);
+	FIT(t->kws, t->nkws, t->kws_cap);
+	FIT(t->defer, t->ndefer, t->capdefer);
+	FIT(t->strings.v, t->strings.n, t->strings.cap);
+#undef FIT
 	t->stale = 1; /* the automaton is built before the first scan */
 	return t;
 bad:

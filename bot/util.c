@@ -125,6 +125,18 @@ void sbuf_add(struct sbuf *b, const char *s, size_t n)
 	b->s[b->len] = 0;
 }
 
+char *sbuf_room(struct sbuf *b, size_t n)
+{
+	sbuf_grow(b, n);
+	return b->s + b->len;
+}
+
+void sbuf_added(struct sbuf *b, size_t k)
+{
+	b->len += k;
+	b->s[b->len] = 0;
+}
+
 void sbuf_adds(struct sbuf *b, const char *s)
 {
 	sbuf_add(b, s, strlen(s));
@@ -421,15 +433,23 @@ int file_read(const char *path, size_t max_bytes, char **out, size_t *len)
 	if (!f)
 		return -1;
 	struct sbuf b = {0};
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+	/* Read into the heap buffer itself, sized from the file when it can
+	 * be (no 64 KB stack buffer: a daemon's stack pages stay resident). */
+	struct stat st;
+	size_t chunk = 4096;
+	if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
+		chunk = (uint64_t)st.st_size < max_bytes ? (size_t)st.st_size + 1 : 65536;
+	for (;;) {
+		size_t n = fread(sbuf_room(&b, chunk), 1, chunk, f);
 		if (b.len + n > max_bytes) {
 			fclose(f);
 			sbuf_free(&b);
 			return -2;
 		}
-		sbuf_add(&b, buf, n);
+		sbuf_added(&b, n);
+		if (n < chunk)
+			break; /* end of file, or an error (below) */
+		chunk = 65536;
 	}
 	int err = ferror(f);
 	fclose(f);

@@ -38,6 +38,10 @@ struct sbuf {
 void sbuf_add(struct sbuf *b, const char *s, size_t n);
 void sbuf_adds(struct sbuf *b, const char *s);
 void sbuf_addc(struct sbuf *b, char c);
+/* Room for n more bytes (filled by a read): where they go. sbuf_added()
+ * then counts the k of them that were written. */
+char *sbuf_room(struct sbuf *b, size_t n);
+void sbuf_added(struct sbuf *b, size_t k);
 void sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_vaddf(struct sbuf *b, const char *fmt, va_list ap);
 char *sbuf_take(struct sbuf *b);   /* returns the string ("" if empty), buffer resets */

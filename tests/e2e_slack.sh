@@ -51,7 +51,7 @@ JSON
 }
 
 start_bot() { # start_bot [VAR=value ...]: the daemon with both tokens set
-	env SLACK_APP_TOKEN=$APP SLACK_BOT_TOKEN=$BOT "$@" $A run >> $TMP/out 2>> $TMP/log &
+	env SLACK_APP_TOKEN=$APP SLACK_BOT_TOKEN=$BOT "$@" ${RUN_BIN:-$BIN} --config $TMP/config.json run >> $TMP/out 2>> $TMP/log &
 	bpid=$!
 }
 stop_bot() { # SIGTERM and wait; the exit status lands in $brc
@@ -299,8 +299,14 @@ expect_eq "daemon exits cleanly (TLS)" "$brc" 0
 	# With a short REST idle time: the HTTP helper process (which alone
 	# holds libcurl) ends between posts and starts again for the next one
 	# (the default waits 30 s).
-	start_bot SSL_CERT_FILE= SSL_CERT_DIR=$o/certs AINEWS_REST_IDLE_MS=700
+	# The daemon runs from a copy that is deleted once it is up, as when a
+	# package upgrade or a rebuild replaces the file: later helpers still
+	# start (from the executable the daemon holds open).
+	cp $BIN $TMP/ainews-copy
+	RUN_BIN=$TMP/ainews-copy start_bot SSL_CERT_FILE= SSL_CERT_DIR=$o/certs AINEWS_REST_IDLE_MS=700
 	check "wss:// ready, CA from a hashed directory" C wait 'any(x["ready"] for x in s["sockets"])' 10
+	rm -f $TMP/ainews-copy
+	expect_match "the daemon runs from the deleted copy" "$(readlink /proc/$bpid/exe)" "ainews-copy .deleted.$"
 	r=$(C slash compute U0USER C0GENERAL)
 	expect_eq "answering over TLS (CA directory)" "$(printf "%s\n" "$r" | field '["inline"]')" True
 	printf '{"id": "tls-1", "title": {"en": "GPU data center compute deal over TLS"}, "scores": {"hot": 70, "quality": 60, "impact": 80}}' > $TMP/tls-1.json

@@ -1,5 +1,9 @@
 /* test_util — UTF-8, trimming, times, durations, buffers. */
+#define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "t.h"
@@ -73,5 +77,43 @@ int main(void)
 	T_OK(strv_equal(&v, &w) && strv_contains(&v, "b") && !strv_contains(&v, "c"), "strv");
 	strv_free(&v), strv_free(&w);
 	T_OK(hash64("abc", 3, 0) != hash64("abd", 3, 0), "hash differs");
+
+	/* sbuf_room/sbuf_added: a read straight into the buffer */
+	struct sbuf r = {0};
+	memcpy(sbuf_room(&r, 5), "hello", 5);
+	sbuf_added(&r, 3);
+	T_STR(r.s, "hel");
+	T_INT(r.len, 3);
+	sbuf_free(&r);
+
+	/* file_read: whole files of any size (sized from the file, then read
+	 * on past a size that lied), empty ones, and the size limit */
+	char path[] = "/tmp/ainews-test-util.XXXXXX";
+	int fd = mkstemp(path);
+	T_OK(fd >= 0, "mkstemp");
+	FILE *f = fdopen(fd, "w");
+	for (int i = 0; i < 100000; i++)
+		fprintf(f, "%d,", i);
+	fclose(f);
+	char *text = NULL;
+	size_t len = 0;
+	T_INT(file_read(path, 1 << 20, &text, &len), 0);
+	T_INT(len, 588890);
+	T_OK(text && !memcmp(text, "0,1,2,", 6) && !memcmp(text + len - 6, "99999,", 6) && !text[len], "file content");
+	free(text);
+	T_INT(file_read(path, 588889, &text, &len), -2);
+	T_INT(file_read(path, 588890, &text, &len), 0);
+	free(text);
+	f = fopen(path, "w");
+	fclose(f);
+	T_INT(file_read(path, 100, &text, &len), 0);
+	T_INT(len, 0);
+	T_STR(text, "");
+	free(text);
+	T_INT(file_read("/proc/self/status", 1 << 20, &text, &len), 0); /* stat says 0 bytes */
+	T_OK(len > 100 && strstr(text, "VmRSS") != NULL, "a /proc file read whole (%zu bytes)", len);
+	free(text);
+	unlink(path);
+	T_INT(file_read(path, 100, &text, &len), -1);
 	return t_done();
 }

@@ -130,6 +130,24 @@ static char *get_str(struct rd *r, size_t *len)
 	return s;
 }
 
+/* A count, then that many strings (header lines). */
+static void put_strv(struct sbuf *b, const char *const *v, size_t n)
+{
+	put_u32(b, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		put_str(b, v[i], strlen(v[i]));
+}
+
+static void get_strv(struct rd *r, struct strv *out)
+{
+	uint32_t n = get_u32(r);
+	for (uint32_t i = 0; !r->bad && i < n; i++) {
+		char *h = get_str(r, NULL);
+		if (h)
+			strv_push_owned(out, h);
+	}
+}
+
 /* The next complete frame in b from *off: 1 (payload in *f), 0 (need
  * more), -1 (a length beyond FRAME_MAX: the peer is broken). */
 static int next_frame(const struct sbuf *b, size_t *off, struct rd *f)
@@ -322,9 +340,7 @@ static int respond(int fd, uint64_t id, long status, double seconds, const char 
 	memcpy(&bits, &seconds, sizeof bits);
 	put_u64(&b, bits);
 	put_str(&b, error, error ? strlen(error) : 0);
-	put_u32(&b, hdrs ? (uint32_t)hdrs->n : 0);
-	for (size_t i = 0; hdrs && i < hdrs->n; i++)
-		put_str(&b, hdrs->v[i], strlen(hdrs->v[i]));
+	put_strv(&b, hdrs ? (const char *const *)hdrs->v : NULL, hdrs ? hdrs->n : 0);
 	put_str(&b, body && body->s ? body->s : "", body ? body->len : 0);
 	frame_end(&b, at);
 	int rc = send_all(fd, b.s, b.len);
@@ -352,13 +368,8 @@ static struct hjob *hjob_start(CURLM *multi, struct rd *f, int ca_kind, const ch
 	char *method = get_str(f, NULL), *url = get_str(f, NULL);
 	size_t body_len = 0;
 	char *body = get_str(f, &body_len);
-	uint32_t nh = get_u32(f);
 	struct strv hdrs = {0};
-	for (uint32_t i = 0; !f->bad && i < nh; i++) {
-		char *h = get_str(f, NULL);
-		if (h)
-			strv_push_owned(&hdrs, h);
-	}
+	get_strv(f, &hdrs);
 	struct hjob *j = NULL;
 	if (f->bad || !url)
 		goto out;
@@ -698,13 +709,8 @@ static void handle_response(struct rest *r, struct rd *f)
 	double seconds;
 	memcpy(&seconds, &bits, sizeof seconds);
 	char *error = get_str(f, NULL);
-	uint32_t nh = get_u32(f);
 	struct strv hdrs = {0};
-	for (uint32_t i = 0; !f->bad && i < nh; i++) {
-		char *h = get_str(f, NULL);
-		if (h)
-			strv_push_owned(&hdrs, h);
-	}
+	get_strv(f, &hdrs);
 	size_t body_len = 0;
 	char *body = get_str(f, &body_len);
 	struct rest_job *j = NULL;
@@ -872,9 +878,7 @@ int rest_submit(struct rest *r, const struct rest_request *req, rest_cb cb, void
 	put_str(b, method, strlen(method));
 	put_str(b, req->url, strlen(req->url));
 	put_str(b, req->body, req->body_len);
-	put_u32(b, (uint32_t)req->nheaders);
-	for (size_t i = 0; i < req->nheaders; i++)
-		put_str(b, req->headers[i], strlen(req->headers[i]));
+	put_strv(b, req->headers, req->nheaders);
 	frame_end(b, at);
 	if (!r->flush.armed)
 		flush_out(r);

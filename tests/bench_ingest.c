@@ -3,7 +3,11 @@
  * (tests/t_corpus.h: the same fields and lengths, a growing vocabulary),
  * then search and command latency over the resulting store. Prints figures;
  * asserts nothing. BENCH_STORIES overrides the store size (default 100000).
- * Making the stories is not timed. */
+ * Making the stories is not timed. Last, 20,000 stories into a fresh store
+ * with a taxonomy that finds nothing (ingest.empty_taxonomy_*): the same
+ * pipeline with no topics or entities to find, i.e. normalise, a trivial
+ * automaton walk, store and search index — about what ingest was before
+ * classification joined it. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include "parse.h"
 #include "store.h"
 #include "t.h"
+#include "topics.h"
 #include "t_corpus.h"
 #include "t_db.h"
 
@@ -50,6 +55,86 @@ static void pct(const char *name, double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof *v, cmp_d);
 	printf("%s_p50_ms %.3f\n%s_p99_ms %.3f\n", name, v[n / 2] * 1e3, name, v[(int)(n * 0.99)] * 1e3);
+}
+
+/* Times of an ingest run: all of it, and its first `first` stories. */
+struct ingest_times {
+	double busy, busy_cpu, mark, mark_cpu;
+};
+
+/* Put `total` stories made from tpl as `ainews ingest` does (batches);
+ * only app_put_story() and the batch commits are timed. */
+static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story *tpl, int total, int first,
+		      struct ingest_times *t)
+{
+	char *err = NULL;
+	struct story s;
+	story_init(&s);
+	*t = (struct ingest_times){0};
+	double b0 = now_s(), bc0 = cpu_s();
+	store_bulk(a->store); /* as `ainews ingest` does */
+	app_batch_begin(a);
+	t->busy += now_s() - b0, t->busy_cpu += cpu_s() - bc0;
+	for (int i = 0; i < total; i++) {
+		t_corpus_story(corpus, tpl, i, &s);
+		double t0 = now_s(), c0 = cpu_s();
+		struct app_put_info info;
+		if (app_put_story(a, &s, 0, &info, &err)) {
+			fprintf(stderr, "put: %s\n", err);
+			free(err);
+			story_free(&s);
+			return -1;
+		}
+		if (a->batch_n >= APP_BATCH_STORIES) { /* by count only: deterministic under valgrind */
+			app_batch_commit(a);
+			app_batch_begin(a);
+		}
+		if (i + 1 == total)
+			app_batch_commit(a);
+		t->busy += now_s() - t0, t->busy_cpu += cpu_s() - c0;
+		if (i + 1 == first)
+			t->mark = t->busy, t->mark_cpu = t->busy_cpu;
+	}
+	story_free(&s);
+	return 0;
+}
+
+/* 20,000 stories into a fresh store with a taxonomy that finds nothing. */
+static void ingest_empty_taxonomy(struct t_corpus *corpus, const struct story *tpl, int total)
+{
+	char db[64];
+	struct app a;
+	char *err = NULL;
+	if (t_db_path(db, sizeof db, "bench-notax") || app_open(&a, NULL, db, &err)) {
+		fprintf(stderr, "empty taxonomy: %s\n", err ? err : "no database");
+		free(err);
+		return;
+	}
+	/* a taxonomy may not be empty: one topic and one entity whose words
+	 * never occur */
+	static const char no_topics[] =
+		"{\"topics\": [{\"id\": \"none\", \"name_en\": \"None\", \"name_zh\": \"无\", \"keywords\": [\"zzqxv\"]}],"
+		" \"entities\": [{\"id\": \"nobody\", \"name_en\": \"Nobody\", \"name_zh\": \"无人\", \"aliases\": [\"qqzxv\"]}]}";
+	struct topics *empty = topics_load_text(no_topics, sizeof no_topics - 1, "empty", a.norm, &err);
+	if (!empty) {
+		fprintf(stderr, "empty taxonomy: %s\n", err);
+		free(err);
+		app_close(&a);
+		return;
+	}
+	struct topics *full = a.topics;
+	a.topics = empty;
+	int n = total < 20000 ? total : 20000;
+	struct ingest_times t;
+	if (ingest_run(&a, corpus, tpl, n, n, &t) == 0) {
+		printf("ingest.empty_taxonomy_stories %d\n", n);
+		printf("ingest.empty_taxonomy_stories_per_s %.0f\n", n / t.busy);
+		printf("ingest.empty_taxonomy_cpu_us_per_story %.1f\n", t.busy_cpu / n * 1e6);
+	}
+	a.topics = full;
+	topics_free(empty);
+	app_close(&a);
+	t_db_remove(db);
 }
 
 /* One command, as a platform runs it; returns its wall time in seconds. */
@@ -107,36 +192,11 @@ int main(void)
 	struct t_corpus corpus;
 	t_corpus_init(&corpus, texts, texts[1] ? 2 : 1);
 
-	/* Only app_put_story() and the batch commits are timed. */
-	double busy = 0, busy_cpu = 0, mark = 0, mark_cpu = 0;
 	int first = total < 20000 ? total : 20000;
-	struct story s;
-	story_init(&s);
-	double b0 = now_s(), bc0 = cpu_s();
-	store_bulk(a.store); /* as `ainews ingest` does */
-	app_batch_begin(&a);
-	busy += now_s() - b0, busy_cpu += cpu_s() - bc0;
-	for (int i = 0; i < total; i++) {
-		t_corpus_story(&corpus, &tpl, i, &s);
-		double t0 = now_s(), c0 = cpu_s();
-		struct app_put_info info;
-		if (app_put_story(&a, &s, 0, &info, &err)) {
-			fprintf(stderr, "put: %s\n", err);
-			return 1;
-		}
-		if (a.batch_n >= APP_BATCH_STORIES) { /* by count only: deterministic under valgrind */
-			app_batch_commit(&a);
-			app_batch_begin(&a);
-		}
-		if (i + 1 == total)
-			app_batch_commit(&a);
-		busy += now_s() - t0, busy_cpu += cpu_s() - c0;
-		if (i + 1 == first)
-			mark = busy, mark_cpu = busy_cpu;
-	}
-	story_free(&s);
-	t_corpus_free(&corpus);
-	free(text0);
+	struct ingest_times it;
+	if (ingest_run(&a, &corpus, &tpl, total, first, &it))
+		return 1;
+	double mark = it.mark, mark_cpu = it.mark_cpu, busy = it.busy, busy_cpu = it.busy_cpu;
 	printf("ingest.stories %d\n", first);
 	printf("ingest.stories_per_s %.0f\n", first / mark);
 	printf("ingest.cpu_us_per_story %.1f\n", mark_cpu / first * 1e6);
@@ -150,6 +210,10 @@ int main(void)
 	printf("search.index_bytes_per_story %.0f\n", (double)sbytes / total);
 	printf("store.stories %d\n", total);
 	if (getenv("BENCH_INGEST_ONLY")) { /* for A/B runs of ingest alone */
+		if (getenv("BENCH_EMPTY_TAXONOMY"))
+			ingest_empty_taxonomy(&corpus, &tpl, total);
+		t_corpus_free(&corpus);
+		free(text0);
 		app_close(&a);
 		free(text);
 		story_free(&tpl);
@@ -204,9 +268,12 @@ int main(void)
 		pct(name, lat, n);
 	}
 	free(lat);
+	app_close(&a);
+	ingest_empty_taxonomy(&corpus, &tpl, total);
+	t_corpus_free(&corpus);
+	free(text0);
 	free(text);
 	story_free(&tpl);
-	app_close(&a);
 	if (getenv("BENCH_KEEP")) /* look at the store afterwards */
 		printf("bench.db %s\n", db);
 	else

@@ -52,14 +52,14 @@ enum { F_REQUEST = 1, F_RESPONSE = 2, F_HELLO = 3 };
 
 static void put_u32(struct sbuf *b, uint32_t v)
 {
-	char c[4] = {(char)v, (char)(v >> 8), (char)(v >> 16), (char)(v >> 24)};
-	sbuf_add(b, c, 4);
+	store32le(sbuf_room(b, 4), v);
+	sbuf_added(b, 4);
 }
 
 static void put_u64(struct sbuf *b, uint64_t v)
 {
-	put_u32(b, (uint32_t)v);
-	put_u32(b, (uint32_t)(v >> 32));
+	store64le(sbuf_room(b, 8), v);
+	sbuf_added(b, 8);
 }
 
 static void put_str(struct sbuf *b, const char *s, size_t n)
@@ -84,9 +84,7 @@ static size_t frame_begin(struct sbuf *b, int t)
 
 static void frame_end(struct sbuf *b, size_t at)
 {
-	uint32_t n = (uint32_t)(b->len - at - 4);
-	unsigned char *p = (unsigned char *)b->s + at;
-	p[0] = (unsigned char)n, p[1] = (unsigned char)(n >> 8), p[2] = (unsigned char)(n >> 16), p[3] = (unsigned char)(n >> 24);
+	store32le(b->s + at, (uint32_t)(b->len - at - 4));
 }
 
 struct rd {
@@ -100,15 +98,20 @@ static uint32_t get_u32(struct rd *r)
 		r->bad = 1;
 		return 0;
 	}
-	uint32_t v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 | (uint32_t)r->p[3] << 24;
+	uint32_t v = load32le(r->p);
 	r->p += 4;
 	return v;
 }
 
 static uint64_t get_u64(struct rd *r)
 {
-	uint64_t lo = get_u32(r);
-	return lo | (uint64_t)get_u32(r) << 32;
+	if (r->e - r->p < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	uint64_t v = load64le(r->p);
+	r->p += 8;
+	return v;
 }
 
 /* A NUL-terminated copy (NULL for an absent string); *len if asked. */
@@ -155,7 +158,7 @@ static int next_frame(const struct sbuf *b, size_t *off, struct rd *f)
 	if (b->len - *off < 4)
 		return 0;
 	const unsigned char *p = (const unsigned char *)b->s + *off;
-	uint32_t n = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	uint32_t n = load32le(p);
 	if (n == 0 || n > FRAME_MAX)
 		return -1;
 	if (b->len - *off - 4 < n)
@@ -216,7 +219,6 @@ static struct {
 	__typeof__(curl_multi_perform) *multi_perform;
 	__typeof__(curl_multi_info_read) *multi_info_read;
 	__typeof__(curl_multi_poll) *multi_poll;
-	__typeof__(curl_multi_wakeup) *multi_wakeup;
 	char err[256];
 } C;
 
@@ -258,7 +260,6 @@ static void curl_load(void)
 	SYM(multi_perform, "curl_multi_perform");
 	SYM(multi_info_read, "curl_multi_info_read");
 	SYM(multi_poll, "curl_multi_poll");
-	SYM(multi_wakeup, "curl_multi_wakeup");
 	if (C.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(C.err, sizeof C.err, "libcurl: global initialisation failed");
 		return;
@@ -440,9 +441,6 @@ static void helper_run(int fd)
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	const char *had = getenv("GNUTLS_NO_IMPLICIT_INIT");
-	if (!had)
-		setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1); /* read by GnuTLS's constructor */
 	curl_load();
 	char *lerr = C.err[0] ? xstrdup(C.err) : NULL;
 	CURLM *multi = lerr ? NULL : C.multi_init();

@@ -110,6 +110,25 @@ static inline void store64le(void *p, uint64_t x)
 	memcpy(p, &x, 8);
 }
 
+/* The same for four bytes. */
+static inline uint32_t load32le(const void *p)
+{
+	uint32_t x;
+	memcpy(&x, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap32(x);
+#endif
+	return x;
+}
+
+static inline void store32le(void *p, uint32_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap32(x);
+#endif
+	memcpy(p, &x, 4);
+}
+
 /* MurmurHash3's 64-bit finaliser: every input bit reaches every output bit.
  * The search index stores values made with it: never change it without a
  * migration that rebuilds the index. */

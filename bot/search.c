@@ -3,7 +3,8 @@
  * Why not FTS5: SQLite's FTS5 spends ~400 ns per token of an 11 KB
  * bilingual story even with detail=none, ~0.6 ms per story in all; this
  * index spends a few tens of microseconds, because it stores what a news
- * search needs and nothing more: term hashes and document ids.
+ * search needs and nothing more: terms (word hashes, character pairs) and
+ * document ids.
  *
  * On disk (tables made by the store's migrations):
  *   search_seg(seg, level, min_doc, max_doc, ndocs, nterms, nbytes, dir)
@@ -44,12 +45,21 @@
 
 enum { U_WORD = 1, U_CJK = 2 };
 
-/* Terms are 55-bit hashes: with a pending document's 9-bit offset they
- * pack into one 64-bit key, and over millions of distinct terms the chance
- * of two colliding stays around 1e-4. The three kinds differ in their
- * seeds; the functions are part of the on-disk format. limit is the end of
- * the buffer s lies in: a word's last partial block is read with one load
- * when 8 bytes are there to read. */
+/* Terms are 55 bits, so that with a pending document's 9-bit offset they
+ * pack into one 64-bit key. Two kinds, told apart by the top bit:
+ *   a word: a 54-bit hash (over millions of distinct words the chance of
+ *     two colliding stays around 1e-4);
+ *   a CJK pair: a character and the next one in its run, or 0 when it ends
+ *     the run, both exactly (21 bits each; see term_pair()). Every character of a run starts
+ *     one pair, so the documents holding a character are the union of one
+ *     contiguous range of terms (term_pair(c, 0) .. term_pair(c, CP_MAX)),
+ *     and no term of its own is needed for it. The first character goes
+ *     through a bijective scramble so pairs spread over the sort buckets.
+ * Both are part of the on-disk format. limit is the end of the buffer s
+ * lies in: a word's last partial block is read with one load when 8 bytes
+ * are there to read. */
+#define TERM_PAIR (1ULL << 54)
+#define CP_MAX 0x1FFFFFu
 static inline uint64_t term_word(const unsigned char *s, size_t n, const unsigned char *limit)
 {
 	uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0xC2B2AE3D27D4EB4FULL);
@@ -65,35 +75,25 @@ static inline uint64_t term_word(const unsigned char *s, size_t n, const unsigne
 		for (size_t i = 0; i < n; i++)
 			v |= (uint64_t)s[i] << (8 * i);
 	}
-	return fmix64(h ^ v ^ 0x5A17000000000000ULL) >> SEARCH_DOC_BITS;
+	return fmix64(h ^ v ^ 0x5A17000000000000ULL) >> (SEARCH_DOC_BITS + 1);
 }
 
-/* A CJK character's full hash; its term is the top 55 bits, and a pair's
- * term mixes the two characters' hashes (one multiply-free step, as the
- * indexing loop has the previous character's hash at hand). */
-static inline uint64_t char_hash(uint32_t c)
+/* A bijection on 21 bits: multiplications by odd numbers and a shift. */
+static inline uint64_t cp_scramble(uint32_t c)
 {
-	return fmix64(0x1000000000000000ULL ^ c);
+	c = (c * 0x9E3B5u) & CP_MAX;
+	c ^= c >> 11;
+	return (c * 0x5D1A7u) & CP_MAX;
 }
 
-static inline uint64_t term_uni_h(uint64_t h)
+/* b: the next character, 0 at the end of the run. The scrambled first
+ * character's top 12 bits lead (they pick the sort bucket), then all 21 of
+ * them, then the second character: a range's neighbours differ by small
+ * numbers, which keeps their delta-coded terms short. */
+static inline uint64_t term_pair(uint32_t a, uint32_t b)
 {
-	return h >> SEARCH_DOC_BITS;
-}
-
-static inline uint64_t term_bi_h(uint64_t ha, uint64_t hb)
-{
-	return (((ha << 23) | (ha >> 41)) ^ hb ^ 0x2D358DCCAA6C78A5ULL) >> SEARCH_DOC_BITS;
-}
-
-static inline uint64_t term_uni(uint32_t c)
-{
-	return term_uni_h(char_hash(c));
-}
-
-static inline uint64_t term_bi(uint32_t a, uint32_t b)
-{
-	return term_bi_h(char_hash(a), char_hash(b));
+	uint64_t s = cp_scramble(a);
+	return TERM_PAIR | (s >> 9) << 42 | s << 21 | (b & CP_MAX);
 }
 
 /* The common case first: CJK Unified Ideographs. */
@@ -322,12 +322,11 @@ struct part {
  * a pending pair, without a branch per term. Entries carry the document's
  * generation, so nothing needs clearing between documents; repeats the
  * cache misses are dropped when the flush groups the sorted pairs. */
-#define SEARCH_SEEN 2048
+#define SEARCH_SEEN_BITS 11
+#define SEARCH_SEEN (1 << SEARCH_SEEN_BITS)
 struct tset {
 	uint64_t key[SEARCH_SEEN];
 	uint64_t gen;
-	/* The current document's ideographs U+4E00..U+9FFF seen so far. */
-	uint64_t uni[(0xA000 - 0x4E00) / 64];
 };
 
 struct seginfo {
@@ -413,6 +412,8 @@ struct search {
 	size_t nsegs, capsegs;
 	struct plist *lists;
 	size_t nlists;
+	uint64_t *rbits; /* a range query's bitmap */
+	size_t rbits_cap;
 	int64_t merges;
 };
 
@@ -472,6 +473,7 @@ void search_free(struct search *s)
 	for (size_t i = 0; i < s->nlists; i++)
 		free(s->lists[i].v);
 	free(s->lists);
+	free(s->rbits);
 	free(s);
 }
 
@@ -499,8 +501,10 @@ static inline void part_add(struct search *s, uint64_t term, uint64_t off, unsig
 
 static inline void add_term(struct search *s, uint64_t term, uint64_t off)
 {
-	uint64_t tagged = term * 0x9E3779B97F4A7C15ULL + s->seen.gen;
-	uint64_t *slot = &s->seen.key[(term ^ (term >> 20)) & (SEARCH_SEEN - 1)];
+	/* A multiplicative hash, its top bits for the slot: a pair term's
+	 * low bits are only its second character. */
+	uint64_t m = term * 0x9E3779B97F4A7C15ULL, tagged = m + s->seen.gen;
+	uint64_t *slot = &s->seen.key[m >> (64 - SEARCH_SEEN_BITS)];
 	unsigned repeat = *slot == tagged;
 	*slot = tagged;
 	part_add(s, term, off, !repeat);
@@ -521,19 +525,22 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 	s->pend_docs++;
 	uint64_t off = (uint64_t)(doc - s->pend_base);
 	s->seen.gen += 0xD1B54A32D192ED03ULL; /* odd: a new tag for every document */
-	memset(s->seen.uni, 0, sizeof s->seen.uni);
 	/* units_next() inlined by hand: this loop is most of ingest's search
-	 * indexing cost. The units and terms must stay the ones it makes. */
+	 * indexing cost. The units and terms must stay the ones it makes. A
+	 * CJK character becomes a pair term once the next unit is known. */
 	for (int f = 0; f < n; f++) {
 		if (!texts[f])
 			continue;
 		const unsigned char *p = (const unsigned char *)texts[f];
 		const unsigned char *end = p + (lens ? lens[f] : strlen(texts[f]));
-		uint64_t prev = 0; /* the previous character's hash */
-		int prev_cjk = 0;
+		uint32_t prev = 0; /* the run's last character so far; 0: not in a run */
 		while (p < end) {
 			unsigned c = *p;
 			if (c < 0x80) {
+				if (prev) {
+					add_term(s, term_pair(prev, 0), off);
+					prev = 0;
+				}
 				if (ascii_word[c]) {
 					const unsigned char *e = word_end(p + 1, end);
 					add_term(s, term_word(p, (size_t)(e - p), end), off);
@@ -541,47 +548,37 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 				} else {
 					p++;
 				}
-				prev_cjk = 0;
 				continue;
 			}
-			if (c >= 0xE4 && c <= 0xE9 && end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
-				uint32_t cp = (c & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
-				if (cp >= 0x4E00) { /* the common ideographs: a bitmap says repeat */
-					uint32_t k = cp - 0x4E00;
-					uint64_t bit = 1ULL << (k & 63), *w = &s->seen.uni[k >> 6];
-					unsigned fresh = !(*w & bit);
-					*w |= bit;
-					uint64_t h = char_hash(cp);
-					part_add(s, term_uni_h(h), off, fresh);
-					if (prev_cjk)
-						add_term(s, term_bi_h(prev, h), off);
-					prev = h;
-					prev_cjk = 1;
-					p += 3;
+			uint32_t cp;
+			int k;
+			if (c >= 0xE4 && c <= 0xE9 && end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 &&
+			    (cp = (c & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F)) >= 0x4E00) {
+				k = 3; /* the common ideographs */
+			} else {
+				k = dec(p, end, &cp);
+				if (!cjk(cp)) {
+					if (prev) {
+						add_term(s, term_pair(prev, 0), off);
+						prev = 0;
+					}
+					if (word_cp(cp)) {
+						const unsigned char *e = word_end(p + k, end);
+						add_term(s, term_word(p, (size_t)(e - p), end), off);
+						p = e;
+					} else {
+						p += k;
+					}
 					continue;
 				}
 			}
-			uint32_t cp;
-			int k = dec(p, end, &cp);
-			if (cjk(cp)) {
-				uint64_t h = char_hash(cp);
-				add_term(s, term_uni_h(h), off);
-				if (prev_cjk)
-					add_term(s, term_bi_h(prev, h), off);
-				prev = h;
-				prev_cjk = 1;
-				p += k;
-				continue;
-			}
-			prev_cjk = 0;
-			if (word_cp(cp)) {
-				const unsigned char *e = word_end(p + k, end);
-				add_term(s, term_word(p, (size_t)(e - p), end), off);
-				p = e;
-			} else {
-				p += k;
-			}
+			if (prev)
+				add_term(s, term_pair(prev, cp), off);
+			prev = cp;
+			p += k;
 		}
+		if (prev)
+			add_term(s, term_pair(prev, 0), off);
 	}
 	return 0;
 }
@@ -938,6 +935,93 @@ static int segr_docs(const struct segr *r, struct plist *l)
 	return d == r->last && p == end ? 0 : -1;
 }
 
+/* The documents (ascending, each once) of every term in [lo, hi] into l:
+ * 1 some, 0 none, -1 error. Lists of more than one term are merged in a
+ * bitmap over the segment's documents, so a common character (hundreds of
+ * pairs) costs one pass over its postings and a small bitmap. */
+static int segr_range(struct segr *r, uint64_t lo, uint64_t hi, struct plist *l)
+{
+	const struct seginfo *g = r->g;
+	l->n = 0;
+	if (!g->ndir || hi < g->dir[0])
+		return 0;
+	size_t a = 0, b = g->ndir; /* last chunk whose first term <= lo */
+	while (b - a > 1) {
+		size_t mid = (a + b) / 2;
+		if (g->dir[mid] <= lo)
+			a = mid;
+		else
+			b = mid;
+	}
+	if (segr_load(r, a))
+		return -1;
+	r->next_chunk = a + 1;
+	struct search *s = r->s;
+	uint64_t *bits = NULL;
+	size_t nterms = 0;
+	int64_t span = g->max_doc - g->min_doc + 1;
+	int rc;
+	while ((rc = segr_next(r)) == 1 && r->term <= hi) {
+		if (r->term < lo)
+			continue;
+		if (r->first < g->min_doc || r->last > g->max_doc || r->last < r->first)
+			return -1;
+		if (nterms++ == 0) { /* the first term's list, as it is */
+			if (segr_docs(r, l))
+				return -1;
+			continue;
+		}
+		if (!bits) {
+			size_t words = (size_t)(span + 63) / 64;
+			if (s->rbits_cap < words) {
+				free(s->rbits);
+				s->rbits = xmalloc(words * sizeof *s->rbits);
+				s->rbits_cap = words;
+			}
+			bits = s->rbits;
+			memset(bits, 0, words * sizeof *bits);
+			for (size_t i = 0; i < l->n; i++) {
+				uint64_t d = (uint64_t)(l->v[i] - g->min_doc);
+				bits[d >> 6] |= 1ULL << (d & 63);
+			}
+		}
+		/* the tail's gaps straight into the bitmap */
+		const uint8_t *p = r->tail, *end = r->tail + r->tail_len;
+		uint64_t d = (uint64_t)(r->first - g->min_doc);
+		bits[d >> 6] |= 1ULL << (d & 63);
+		for (uint64_t i = 1; i < r->ndocs; i++) {
+			uint64_t gap;
+			if (get_varint(&p, end, &gap) || gap == 0 || (d += gap) > (uint64_t)(r->last - g->min_doc))
+				return -1;
+			bits[d >> 6] |= 1ULL << (d & 63);
+		}
+		if (d != (uint64_t)(r->last - g->min_doc) || p != end)
+			return -1;
+	}
+	if (rc < 0)
+		return -1;
+	if (bits) {
+		size_t n = 0, words = (size_t)(span + 63) / 64;
+		for (size_t w = 0; w < words; w++)
+			n += (size_t)__builtin_popcountll(bits[w]);
+		if (l->cap < n) {
+			l->cap = n + 16;
+			l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+		}
+		n = 0;
+		for (size_t w = 0; w < words; w++)
+			for (uint64_t x = bits[w]; x; x &= x - 1)
+				l->v[n++] = g->min_doc + (int64_t)(w * 64 + (size_t)__builtin_ctzll(x));
+		l->n = n;
+		if (s->rbits_cap > 65536) { /* not kept after a query over a huge segment */
+			free(s->rbits);
+			s->rbits = NULL;
+			s->rbits_cap = 0;
+		}
+	}
+	return nterms ? 1 : 0;
+}
+
 /* ---- flush: pending documents -> a new segment ------------------------------------------- */
 
 static void insertion_sort(uint64_t *v, size_t n)
@@ -971,6 +1055,10 @@ static void msd_sort(uint64_t *v, uint64_t *tmp, size_t n, int shift)
 	uint32_t count[256] = {0};
 	for (i = 0; i < n; i++)
 		count[(v[i] >> shift) & 0xFF]++;
+	if (count[(v[0] >> shift) & 0xFF] == n) { /* one byte value: nothing to move */
+		msd_sort(v, tmp, n, shift - 8);
+		return;
+	}
 	uint32_t start[257];
 	start[0] = 0;
 	for (int b = 0; b < 256; b++)
@@ -998,7 +1086,7 @@ static void group_free(struct group *g)
 
 static inline size_t gslot_find(const struct gslot *slot, size_t mask, uint32_t gen, uint64_t term)
 {
-	size_t k = (size_t)(term ^ (term >> 23)) & mask;
+	size_t k = (size_t)((term * 0x9E3779B97F4A7C15ULL) >> 32) & mask; /* see add_term() */
 	while (slot[k].gen == gen && slot[k].term != term)
 		k = (k + 1) & mask;
 	return k;
@@ -1391,6 +1479,10 @@ struct search_query {
 	int verify;
 };
 
+/* A query term with this bit is the range of pairs from the term to the
+ * same character followed by CP_MAX. */
+#define TERM_RANGE (1ULL << 63)
+
 static void push_term(struct search_query *q, size_t *cap, uint64_t t)
 {
 	for (size_t i = 0; i < q->nterms; i++)
@@ -1431,7 +1523,8 @@ int search_query_compile(const char *text, struct search_query **out)
 		qw->exact = n == 1 || (n == 2 && uv[1].kind == U_CJK && uv[1].joined);
 		if (!qw->exact)
 			q->verify = 1;
-		/* Terms: words; bigrams inside CJK runs; a lone CJK character. */
+		/* Terms: words; pairs inside CJK runs; for a lone CJK
+		 * character, the range of pairs it starts. */
 		for (size_t i = 0; i < n; i++) {
 			if (uv[i].kind == U_WORD) {
 				push_term(q, &tcap, uv[i].h);
@@ -1439,9 +1532,9 @@ int search_query_compile(const char *text, struct search_query **out)
 			}
 			int next_joined = i + 1 < n && uv[i + 1].kind == U_CJK && uv[i + 1].joined;
 			if (next_joined)
-				push_term(q, &tcap, term_bi(uv[i].cp, uv[i + 1].cp));
+				push_term(q, &tcap, term_pair(uv[i].cp, uv[i + 1].cp));
 			else if (!uv[i].joined)
-				push_term(q, &tcap, term_uni(uv[i].cp));
+				push_term(q, &tcap, TERM_RANGE | term_pair(uv[i].cp, 0));
 		}
 	}
 	if (!q->nw) {
@@ -1534,17 +1627,18 @@ int search_query_run(struct search *s, const struct search_query *q, int (*cb)(v
 		segr_open(&r, s, &s->segs[si]);
 		size_t found = 0;
 		for (size_t t = 0; t < k; t++) {
-			int f = segr_find(&r, q->terms[t]);
+			uint64_t term = q->terms[t];
+			int f = term & TERM_RANGE ? segr_range(&r, term & ~TERM_RANGE, (term & ~TERM_RANGE) | CP_MAX,
+							       list_at(s, t))
+						  : segr_find(&r, term);
+			if (f == 1 && !(term & TERM_RANGE) && segr_docs(&r, list_at(s, t)))
+				f = -1;
 			if (f < 0) {
 				rc = -1;
 				break;
 			}
 			if (f == 0)
 				break;
-			if (segr_docs(&r, list_at(s, t))) {
-				rc = -1;
-				break;
-			}
 			found++;
 		}
 		segr_close(&r);

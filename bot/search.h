@@ -2,11 +2,13 @@
  *
  * Text (already normalised: case, width, Traditional -> Simplified) is cut
  * into units: words (runs of letters and digits) and CJK characters. A
- * document's terms are its distinct words, its CJK characters, and its
- * adjacent CJK pairs, each kept as a 55-bit hash. The index maps terms to
- * the documents holding them, without positions; a query word that is more
- * than one term ("数据中心", "gpt-4o", "ai算力") selects candidates through
- * all of its terms and is then verified against the document's text.
+ * document's terms are its distinct words (hashed) and its CJK pairs: each
+ * character with the next one in its run, or with the run's end (exact
+ * code points). A lone character in a query is the range of pairs it
+ * starts. The index maps terms to the documents holding them, without
+ * positions; a query word that is more than one term ("数据中心", "gpt-4o",
+ * "ai算力") selects candidates through all of its terms and is then
+ * verified against the document's text.
  *
  * Storage is a small log-structured merge tree in SQLite tables of the
  * caller's connection (search_seg, search_chunk, search_dead; the store's

@@ -178,6 +178,13 @@ static const char *const migrations[] = {
 	"DROP TABLE outbox;"
 	"ALTER TABLE outbox2 RENAME TO outbox;"
 	"CREATE INDEX outbox_due ON outbox(status, next_attempt_at);",
+	/* 3 -> 4: the search index's Chinese terms changed (each character
+	 * starts one pair term, with the next character or the run's end, and
+	 * single characters have no terms of their own: bot/search.c); the
+	 * old segments cannot answer the new queries, so the app rebuilds the
+	 * index from the stored stories (meta search_rebuild). */
+	"DELETE FROM search_chunk; DELETE FROM search_seg; DELETE FROM search_dead;"
+	"INSERT OR REPLACE INTO meta(key, value) SELECT 'search_rebuild', 1 WHERE EXISTS (SELECT 1 FROM stories);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 

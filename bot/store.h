@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "story.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 struct normaliser;

@@ -377,6 +377,87 @@ static void test_mixed_flushes(void)
 	sqlite3_close(db);
 }
 
+/* A lone character is the union of the pairs it starts: here 3,000
+ * different ones (的 followed by a different ideograph in each document,
+ * or ending the run) and 7,700 of 龥, far more than one 16 KB chunk holds, over segments
+ * of several sizes. Every document holding it, newest first, nothing else;
+ * and the pairs keep their own answers. */
+static void test_character_ranges(void)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	int want = 0;
+	int64_t last = 0;
+	for (int64_t d = 1; d <= 3000;) {
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		for (int k = 0; k < 1 + (int)(d % 290) && d <= 3000; k++, d++) {
+			char text[96], next[8], more[40];
+			next[utf8_encode((uint32_t)(0x4E00 + d), next)] = 0;
+			/* three more pairs of 的 with characters past the others */
+			size_t m = 0;
+			for (int j = 0; j < 3; j++) {
+				m += (size_t)utf8_encode(0x9FA5, more + m); /* 龥 */
+				m += (size_t)utf8_encode((uint32_t)(0x6000 + 3 * d + j), more + m);
+				more[m++] = ' ';
+			}
+			more[m] = 0;
+			if (d % 5 == 0) /* 的 ends the run */
+				snprintf(text, sizeof text, "x %s的 y", next);
+			else if (d % 7 == 0) /* no 的 at all */
+				snprintf(text, sizeof text, "x %s y", next);
+			else
+				snprintf(text, sizeof text, "的%s z", next);
+			if (d % 7 != 0) /* 龥X: a second character's range */
+				snprintf(text + strlen(text), sizeof text - strlen(text), " %s", more);
+			add1(s, d, text);
+			if (d % 5 == 0 || d % 7 != 0) {
+				want++;
+				last = d;
+			}
+		}
+		T_INT(search_flush(s), 0);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	struct search_stats st;
+	T_INT(search_stats(s, &st), 0);
+	T_OK(st.segments > 1 && st.chunks > st.segments, "segments %lld, chunks %lld", (long long)st.segments,
+	     (long long)st.chunks);
+	struct hits h = {{0}, 0, 0};
+	struct search_query *q;
+	T_INT(search_query_compile("的", &q), 1);
+	T_INT(search_query_needs_verify(q), 0);
+	T_INT(search_query_run(s, q, collect, &h), 0);
+	search_query_free(q);
+	T_INT(h.n, want);
+	int order = 1, wrong = 0;
+	for (int i = 0; i < h.n; i++) {
+		order &= i == 0 || h.v[i] < h.v[i - 1];
+		wrong += h.v[i] % 5 != 0 && h.v[i] % 7 == 0;
+	}
+	T_OK(order && wrong == 0 && h.n && h.v[0] == last, "newest first, only documents with 的");
+	char qs[16];
+	qs[utf8_encode(0x4E00 + 2999, qs)] = 0; /* 2999: "的X z" */
+	T_STR(run(s, qs, 0), "2999");
+	snprintf(qs + strlen(qs), sizeof qs - strlen(qs), "的"); /* that pair is in no document */
+	T_STR(run(s, qs, 0), "");
+	qs[utf8_encode(0x4E00 + 2995, qs)] = 0; /* 2995: "X的" */
+	snprintf(qs + strlen(qs), sizeof qs - strlen(qs), "的");
+	T_STR(run(s, qs, 0), "2995");
+	T_STR(run(s, "的 z", 3), "2999,2998,2997");
+	qs[utf8_encode(0x4E00 + 3001, qs)] = 0; /* in no document */
+	T_STR(run(s, qs, 0), "");
+	h.n = 0;
+	T_INT(search_query_compile("龥", &q), 1);
+	T_INT(search_query_run(s, q, collect, &h), 0);
+	search_query_free(q);
+	T_INT(h.n, 3000 - 3000 / 7);
+	/* damaged chunks are errors here too */
+	sqlite3_exec(db, "UPDATE search_chunk SET data = x'00'", NULL, NULL, NULL);
+	T_STR(run(s, "的", 0), "(error)");
+	search_free(s);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	test_basics();
@@ -385,5 +466,6 @@ int main(void)
 	test_corruption();
 	test_discard_and_big_batches();
 	test_mixed_flushes();
+	test_character_ranges();
 	return t_done();
 }

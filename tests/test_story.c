@@ -90,6 +90,32 @@ static void test_roundtrip(void)
 	cJSON_Delete(tree);
 	free(pretty);
 	free(j);
+	/* Every escape at every place around the 16- and 8-byte blocks the
+	 * writer scans by, in strings of every length up to three blocks. */
+	static const char specials[] = {'"', '\\', '\n', '\t', 0x01, 0x1F, ' ', 0x7F, (char)0xE4};
+	int mismatches = 0, checked = 0;
+	for (int len = 0; len <= 48 && !mismatches; len++)
+		for (int at = 0; at < len; at++)
+			for (size_t k = 0; k < sizeof specials; k++) {
+				char text[64];
+				memset(text, 'a' + (at % 26), (size_t)len);
+				text[at] = specials[k];
+				if (at + 1 < len)
+					text[len - 1] = '"'; /* a second escape after the first */
+				text[len] = 0;
+				free(s->summary[STORY_EN]);
+				s->summary[STORY_EN] = xstrdup(text);
+				j = story_to_json(s, NULL, 0);
+				tree = cJSON_Parse(j);
+				ref = tree ? cJSON_PrintUnformatted(tree) : NULL;
+				if (!ref || strcmp(j, ref))
+					mismatches++;
+				checked++;
+				cJSON_free(ref);
+				cJSON_Delete(tree);
+				free(j);
+			}
+	T_OK(mismatches == 0 && checked == 9 * 48 * 49 / 2, "%d of %d strings differ from cJSON", mismatches, checked);
 	got_free(&g2);
 	got_free(&g);
 }

@@ -583,6 +583,22 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 	return 0;
 }
 
+/* A class ("topic:compute") as a term: a word-kind hash with its own seed;
+ * a class name is never one word (it holds a ':'), and the seed keeps the
+ * two apart anyway. Part of the on-disk format. */
+static uint64_t term_class(const char *name, size_t len)
+{
+	return fmix64(hash64_fast(name, len, 0xC1A55E5C1A55E5C1ULL)) >> (SEARCH_DOC_BITS + 1);
+}
+
+int search_add_class(struct search *s, int64_t doc, const char *name, size_t len)
+{
+	if (!s->pend_docs || doc != s->pend_last)
+		return -1;
+	add_term(s, term_class(name, len), (uint64_t)(doc - s->pend_base));
+	return 0;
+}
+
 size_t search_pending(const struct search *s)
 {
 	return s->pend_docs;
@@ -1652,6 +1668,45 @@ int search_query_run(struct search *s, const struct search_query *q, int (*cb)(v
 			memset(&s->lists[i], 0, sizeof s->lists[i]);
 		}
 	return rc == 1 ? 0 : rc;
+}
+
+int search_class_docs(struct search *s, const char *name, size_t len, int64_t **docs, size_t *n)
+{
+	*docs = NULL;
+	*n = 0;
+	if (segs_load(s))
+		return -1;
+	uint64_t term = term_class(name, len);
+	struct plist out = {0}, *l = list_at(s, 0);
+	int rc = 0;
+	/* Segments hold disjoint, ascending document ranges, in order. */
+	for (size_t si = 0; si < s->nsegs && !rc; si++) {
+		struct segr r;
+		segr_open(&r, s, &s->segs[si]);
+		int f = segr_find(&r, term);
+		if (f < 0 || (f == 1 && segr_docs(&r, l)))
+			rc = -1;
+		else if (f == 1) {
+			if (out.cap < out.n + l->n) {
+				out.cap = (out.n + l->n) * 2;
+				out.v = xrealloc(out.v, out.cap * sizeof *out.v);
+			}
+			memcpy(out.v + out.n, l->v, l->n * sizeof *l->v);
+			out.n += l->n;
+		}
+		segr_close(&r);
+	}
+	if (l->cap > 65536) {
+		free(l->v);
+		memset(l, 0, sizeof *l);
+	}
+	if (rc) {
+		free(out.v);
+		return -1;
+	}
+	*docs = out.v;
+	*n = out.n;
+	return 0;
 }
 
 /* Does word w occur in the unit sequence v? */

@@ -42,6 +42,12 @@ void search_free(struct search *s); /* NULL is fine; pending documents are dropp
  * greater than every document added or stored before: -1 (and nothing
  * queued) when it is not. */
 int search_add(struct search *s, int64_t doc, const char *const *texts, const size_t *lens, int n);
+/* Give doc, the document search_add() queued last, a class ("topic:compute",
+ * len bytes) as one more term: -1 (nothing queued) for another doc. */
+int search_add_class(struct search *s, int64_t doc, const char *name, size_t len);
+/* Every document with the class, ascending, each once (superseded ones
+ * too, until their segments merge): *docs owned (NULL when none). 0 ok. */
+int search_class_docs(struct search *s, const char *name, size_t len, int64_t **docs, size_t *n);
 /* Documents queued and not yet flushed. */
 size_t search_pending(const struct search *s);
 /* Write the queued documents as a segment and merge what is due. -2 when

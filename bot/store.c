@@ -180,9 +180,13 @@ static const char *const migrations[] = {
 	"CREATE INDEX outbox_due ON outbox(status, next_attempt_at);",
 	/* 3 -> 4: the search index's Chinese terms changed (each character
 	 * starts one pair term, with the next character or the run's end, and
-	 * single characters have no terms of their own: bot/search.c); the
-	 * old segments cannot answer the new queries, so the app rebuilds the
-	 * index from the stored stories (meta search_rebuild). */
+	 * single characters have no terms of their own: bot/search.c), and a
+	 * story's topics and entities became terms of its document, which
+	 * listings by class read instead of story_class rows (sixteen b-tree
+	 * inserts per story, a fifteenth of ingest). The old segments cannot
+	 * answer either, so the app rebuilds the index from the stored stories
+	 * (meta search_rebuild). */
+	"DROP TABLE IF EXISTS story_class; DROP TABLE IF EXISTS class_names;"
 	"DELETE FROM search_chunk; DELETE FROM search_seg; DELETE FROM search_dead;"
 	"INSERT OR REPLACE INTO meta(key, value) SELECT 'search_rebuild', 1 WHERE EXISTS (SELECT 1 FROM stories);",
 };
@@ -190,12 +194,11 @@ static const char *const migrations[] = {
 
 enum sql_id {
 	Q_HEAD,
+	Q_DOC_TIME,
+	Q_TIME_WALK,
 	Q_STORY_INSERT,
 	Q_STORY_UPDATE,
 	Q_REV_INSERT,
-	Q_CLASS_DELETE,
-	Q_CLASS_NAME_ADD,
-	Q_CLASS_NAME_GET,
 	Q_STORY_JSON,
 	Q_STORY_JSON_REV,
 	Q_REVISIONS,
@@ -231,7 +234,10 @@ enum sql_id {
 };
 
 static const char *const sql_text[Q_NSQL] = {
-	[Q_HEAD] = "SELECT revision, fingerprint, rowid, classes, published_at FROM stories WHERE id = ?1",
+	[Q_HEAD] = "SELECT revision, fingerprint, rowid FROM stories WHERE id = ?1",
+	[Q_DOC_TIME] = "SELECT published_at FROM stories WHERE rowid = ?1",
+	[Q_TIME_WALK] = "SELECT rowid, published_at FROM stories WHERE published_at >= ?1"
+			" ORDER BY published_at DESC, rowid DESC",
 	[Q_STORY_INSERT] = "INSERT INTO stories(id, revision, fingerprint, source, url, hot, quality, impact,"
 			   " published_at, updated_at, ingested_at, title, title_en, title_zh, classes)"
 			   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
@@ -243,9 +249,6 @@ static const char *const sql_text[Q_NSQL] = {
 			   " RETURNING rowid",
 	[Q_REV_INSERT] = "INSERT INTO revisions(story_id, revision, fingerprint, changed, json, created_at)"
 			 " VALUES(?1,?2,?3,?4,?5,?6)",
-	[Q_CLASS_DELETE] = "DELETE FROM story_class WHERE cls = ?1 AND published_at = ?2 AND doc = ?3",
-	[Q_CLASS_NAME_ADD] = "INSERT OR IGNORE INTO class_names(name) VALUES(?1)",
-	[Q_CLASS_NAME_GET] = "SELECT id FROM class_names WHERE name = ?1",
 	[Q_STORY_JSON] = "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
 			 " ON r.story_id = s.id AND r.revision = s.revision WHERE s.id = ?1",
 	[Q_STORY_JSON_REV] = "SELECT r.json, r.revision, s.published_at FROM revisions r JOIN stories s"
@@ -305,15 +308,6 @@ struct store {
 	sqlite3_stmt *q[Q_NSQL];
 	char err[512];
 	sqlite3_stmt *list_q[64]; /* store_list by shape: topic|entity|since|order|brief|window */
-	sqlite3_stmt *class_q[32]; /* classification insert of n+1 rows */
-	/* class name ("topic:compute") -> class_names.id; entries added by a
-	 * transaction that rolls back are forgotten with it */
-	struct class_id {
-		char *name;
-		int64_t id;
-		int committed;
-	} *cls;
-	size_t ncls, capcls;
 	struct search *search;
 	struct normaliser *norm; /* borrowed; for search verification and rebuilds */
 };
@@ -486,12 +480,7 @@ void store_close(struct store *st)
 		sqlite3_finalize(st->q[i]);
 	for (size_t i = 0; i < sizeof st->list_q / sizeof *st->list_q; i++)
 		sqlite3_finalize(st->list_q[i]);
-	for (size_t i = 0; i < sizeof st->class_q / sizeof *st->class_q; i++)
-		sqlite3_finalize(st->class_q[i]);
 	search_free(st->search);
-	for (size_t i = 0; i < st->ncls; i++)
-		free(st->cls[i].name);
-	free(st->cls);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -532,8 +521,6 @@ int store_commit(struct store *st)
 	}
 	if (exec(st, "COMMIT"))
 		return -1;
-	for (size_t i = 0; i < st->ncls; i++)
-		st->cls[i].committed = 1;
 	return 0;
 }
 
@@ -542,15 +529,6 @@ void store_rollback(struct store *st)
 	search_discard(st->search);
 	if (!sqlite3_get_autocommit(st->db))
 		exec(st, "ROLLBACK");
-	/* class ids learnt in the rolled-back transaction may not exist */
-	size_t k = 0;
-	for (size_t i = 0; i < st->ncls; i++) {
-		if (st->cls[i].committed)
-			st->cls[k++] = st->cls[i];
-		else
-			free(st->cls[i].name);
-	}
-	st->ncls = k;
 }
 
 /* ---- stories ---------------------------------------------------------------- */
@@ -593,105 +571,19 @@ static void classes_text(const struct story *s, struct sbuf *b)
 	}
 }
 
-/* The id of a class name ("topic:compute", n bytes), made on first use;
- * -1 on error. A few dozen names in all, so a linear cache does. */
-static int64_t class_id(struct store *st, const char *name, size_t n)
+/* The classes of a classes text (" topic:a entity:b ") as terms of doc,
+ * the document search_add() queued last: listings by class read them. */
+static int class_terms_add(struct store *st, int64_t doc, const char *classes)
 {
-	for (size_t i = 0; i < st->ncls; i++)
-		if (!strncmp(st->cls[i].name, name, n) && !st->cls[i].name[n])
-			return st->cls[i].id;
-	sqlite3_stmt *a = q(st, Q_CLASS_NAME_ADD);
-	if (!a)
-		return -1;
-	sqlite3_bind_text(a, 1, name, (int)n, SQLITE_STATIC);
-	if (run(st, a, "class name"))
-		return -1;
-	sqlite3_stmt *g = q(st, Q_CLASS_NAME_GET);
-	if (!g)
-		return -1;
-	sqlite3_bind_text(g, 1, name, (int)n, SQLITE_STATIC);
-	int64_t id = sqlite3_step(g) == SQLITE_ROW ? sqlite3_column_int64(g, 0) : -1;
-	sqlite3_reset(g);
-	if (id < 0)
-		return fail(st, "class name");
-	if (st->ncls == st->capcls) {
-		st->capcls = st->capcls ? st->capcls * 2 : 64;
-		st->cls = xrealloc(st->cls, st->capcls * sizeof *st->cls);
-	}
-	st->cls[st->ncls++] = (struct class_id){xstrndup(name, n), id, sqlite3_get_autocommit(st->db)};
-	return id;
-}
-
-/* Remove the story_class rows of a classes text (a revision's old ones). */
-static int class_rows_delete(struct store *st, const char *classes, int64_t published_at, int64_t doc)
-{
-	const char *p = classes;
-	while (p && *p) {
+	for (const char *p = classes; *p;) {
 		while (*p == ' ')
 			p++;
 		const char *e = p;
 		while (*e && *e != ' ')
 			e++;
-		if (e > p) {
-			int64_t id = class_id(st, p, (size_t)(e - p));
-			sqlite3_stmt *c = id < 0 ? NULL : q(st, Q_CLASS_DELETE);
-			if (!c)
-				return -1;
-			sqlite3_bind_int64(c, 1, id);
-			sqlite3_bind_int64(c, 2, published_at);
-			sqlite3_bind_int64(c, 3, doc);
-			if (run(st, c, "classification"))
-				return -1;
-		}
-		p = e;
-	}
-	return 0;
-}
-
-/* Insert the story's topic and entity rows, up to 32 per statement: one
- * statement for a story's ~15 rows costs a third of fifteen. */
-static int class_rows_insert(struct store *st, const struct story *s, int64_t published_at, int64_t doc)
-{
-	size_t total = s->topics.n + s->entities.n;
-	char name[160];
-	for (size_t done = 0; done < total;) {
-		size_t n = total - done > 32 ? 32 : total - done;
-		int64_t ids[32];
-		for (size_t i = 0; i < n; i++) {
-			size_t k = done + i;
-			int topic = k < s->topics.n;
-			/* "topic:id" / "entity:id", cut to the buffer as snprintf would */
-			const char *kind = topic ? "topic:" : "entity:";
-			const char *id = topic ? s->topics.v[k] : s->entities.v[k - s->topics.n];
-			size_t kl = topic ? 6 : 7, il = strlen(id);
-			if (il > sizeof name - 1 - kl)
-				il = sizeof name - 1 - kl;
-			memcpy(name, kind, kl);
-			memcpy(name + kl, id, il);
-			if ((ids[i] = class_id(st, name, kl + il)) < 0)
-				return -1;
-		}
-		sqlite3_stmt *c = st->class_q[n - 1];
-		if (!c) {
-			struct sbuf sql = {0};
-			sbuf_adds(&sql, "INSERT OR IGNORE INTO story_class(cls, published_at, doc) VALUES");
-			for (size_t i = 0; i < n; i++)
-				sbuf_adds(&sql, i ? ",(?,?1,?2)" : "(?,?1,?2)");
-			int rc = sqlite3_prepare_v3(st->db, sql.s, -1, SQLITE_PREPARE_PERSISTENT, &c, NULL);
-			sbuf_free(&sql);
-			if (rc != SQLITE_OK)
-				return fail(st, "classification");
-			st->class_q[n - 1] = c;
-		} else {
-			sqlite3_reset(c);
-		}
-		sqlite3_bind_int64(c, 1, published_at);
-		sqlite3_bind_int64(c, 2, doc);
-		for (size_t i = 0; i < n; i++)
-			sqlite3_bind_int64(c, 3 + (int)i, ids[i]);
-		if (run(st, c, "classification"))
+		if (e > p && search_add_class(st->search, doc, p, (size_t)(e - p)))
 			return -1;
-		done += n;
+		p = e;
 	}
 	return 0;
 }
@@ -699,18 +591,14 @@ static int class_rows_insert(struct store *st, const struct story *s, int64_t pu
 int store_story_put(struct store *st, const struct story *s, uint64_t fingerprint, const char *changed,
 		    const char *const texts[STORY_NTEXT], const size_t lens[STORY_NTEXT], int64_t now)
 {
-	int64_t old_rowid = 0, old_published = 0;
-	char *old_classes = NULL;
+	int64_t old_rowid = 0;
 	if (s->revision > 1) {
 		sqlite3_stmt *h = q(st, Q_HEAD);
 		if (!h)
 			return -1;
 		bind_static(h, 1, s->id);
-		if (sqlite3_step(h) == SQLITE_ROW) {
+		if (sqlite3_step(h) == SQLITE_ROW)
 			old_rowid = sqlite3_column_int64(h, 2);
-			old_classes = col_dup(h, 3);
-			old_published = sqlite3_column_int64(h, 4);
-		}
 		sqlite3_reset(h);
 	}
 	struct sbuf classes = {0};
@@ -718,7 +606,6 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	int64_t published = s->published_at > 0 ? s->published_at : now;
 	sqlite3_stmt *u = q(st, old_rowid ? Q_STORY_UPDATE : Q_STORY_INSERT);
 	if (!u) {
-		free(old_classes);
 		sbuf_free(&classes);
 		return -1;
 	}
@@ -742,7 +629,6 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 					: sqlite3_last_insert_rowid(st->db);
 	sqlite3_reset(u);
 	if ((old_rowid ? rc != SQLITE_ROW : rc != SQLITE_DONE) || rowid <= 0) {
-		free(old_classes);
 		sbuf_free(&classes);
 		return fail(st, "store story");
 	}
@@ -751,7 +637,6 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	sqlite3_stmt *r = q(st, Q_REV_INSERT);
 	if (!r) {
 		free(json);
-		free(old_classes);
 		sbuf_free(&classes);
 		return -1;
 	}
@@ -763,20 +648,15 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	sqlite3_bind_int64(r, 6, now);
 	rc = run(st, r, "store revision");
 
-	/* The previous revision's document is dead; the new one is indexed
-	 * under the row's new rowid. The published time never changes, so the
-	 * old classification rows are found by their full key. */
+	/* The previous revision's document is dead (its words and classes
+	 * with it); the new one is indexed under the row's new rowid. */
 	if (!rc && old_rowid)
 		rc = search_dead(st->search, old_rowid) ? fail(st, "search index") : 0;
-	if (!rc && old_rowid)
-		rc = class_rows_delete(st, old_classes, old_published, old_rowid);
-	if (!rc && search_add(st->search, rowid, texts, lens, STORY_NTEXT)) {
+	if (!rc && (search_add(st->search, rowid, texts, lens, STORY_NTEXT) ||
+		    class_terms_add(st, rowid, classes.s ? classes.s : ""))) {
 		snprintf(st->err, sizeof st->err, "search index: document ids out of order");
 		rc = -1;
 	}
-	if (!rc)
-		rc = class_rows_insert(st, s, old_rowid ? old_published : published, rowid);
-	free(old_classes);
 	sbuf_free(&classes);
 	return rc;
 }
@@ -893,8 +773,145 @@ static int emit_stories(struct store *st, sqlite3_stmt *s, void (*cb)(void *ud, 
 	return n;
 }
 
+/* Newest stories of a topic, an entity or both, by published time. A
+ * story's classes are terms of its search document, so the class's
+ * documents come from the index (superseded ones included: they are no
+ * longer rows). Few of them: each one's time is read and the newest kept.
+ * Many (at least STORE_CLASS_DIRECT, so one story in 25 at 100,000): the
+ * time index is walked newest first and each row looked up among them. */
+#define STORE_CLASS_DIRECT 4000
+
+struct dated {
+	int64_t published, doc;
+};
+
+static int cmp_dated_desc(const void *x, const void *y)
+{
+	const struct dated *a = x, *b = y;
+	if (a->published != b->published)
+		return a->published < b->published ? 1 : -1;
+	return a->doc < b->doc ? 1 : a->doc > b->doc ? -1 : 0;
+}
+
+static int has_doc(const int64_t *v, size_t n, int64_t doc)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid] < doc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] == doc;
+}
+
+static int class_docs(struct store *st, const char *kind, const char *id, int64_t **docs, size_t *n)
+{
+	char *name = xasprintf("%s:%s", kind, id);
+	int rc = search_class_docs(st->search, name, strlen(name), docs, n);
+	free(name);
+	return rc ? fail(st, "search index") : 0;
+}
+
+static int list_by_class(struct store *st, const struct store_query *qr, void (*cb)(void *ud, struct story *s),
+			 void *ud)
+{
+	int limit = qr->limit > 0 ? qr->limit : 20;
+	int own = sqlite3_get_autocommit(st->db);
+	if (own && exec(st, "BEGIN")) /* one snapshot of index and rows */
+		return -1;
+	int64_t *docs = NULL, *other = NULL;
+	size_t n = 0, m = 0;
+	int rc = class_docs(st, qr->topic ? "topic" : "entity", qr->topic ? qr->topic : qr->entity, &docs, &n);
+	if (!rc && qr->topic && qr->entity && !(rc = class_docs(st, "entity", qr->entity, &other, &m))) {
+		size_t k = 0; /* both: the documents in both lists */
+		for (size_t i = 0, j = 0; i < n && j < m;) {
+			if (docs[i] < other[j])
+				i++;
+			else if (docs[i] > other[j])
+				j++;
+			else
+				docs[k++] = docs[i++], j++;
+		}
+		n = k;
+	}
+	free(other);
+	struct dated *pick = NULL;
+	size_t npick = 0;
+	if (!rc && n && n < STORE_CLASS_DIRECT) {
+		pick = xmalloc(n * sizeof *pick);
+		for (size_t i = 0; i < n && !rc; i++) {
+			sqlite3_stmt *t = q(st, Q_DOC_TIME);
+			if (!t) {
+				rc = -1;
+				break;
+			}
+			sqlite3_bind_int64(t, 1, docs[i]);
+			int step = sqlite3_step(t);
+			if (step == SQLITE_ROW) {
+				int64_t pub = sqlite3_column_int64(t, 0);
+				if (qr->since <= 0 || pub >= qr->since)
+					pick[npick++] = (struct dated){pub, docs[i]};
+			} else if (step != SQLITE_DONE) { /* DONE: a superseded revision */
+				rc = fail(st, "list");
+			}
+			sqlite3_reset(t);
+		}
+		qsort(pick, npick, sizeof *pick, cmp_dated_desc);
+		if (npick > (size_t)limit)
+			npick = (size_t)limit;
+	} else if (!rc && n) {
+		pick = xmalloc((size_t)limit * sizeof *pick);
+		sqlite3_stmt *w = q(st, Q_TIME_WALK);
+		if (!w)
+			rc = -1;
+		else {
+			sqlite3_bind_int64(w, 1, qr->since > 0 ? qr->since : INT64_MIN);
+			int step;
+			while (npick < (size_t)limit && (step = sqlite3_step(w)) == SQLITE_ROW) {
+				int64_t doc = sqlite3_column_int64(w, 0);
+				if (has_doc(docs, n, doc))
+					pick[npick++] = (struct dated){sqlite3_column_int64(w, 1), doc};
+			}
+			if (npick < (size_t)limit && step != SQLITE_DONE)
+				rc = fail(st, "list");
+			sqlite3_reset(w);
+		}
+	}
+	free(docs);
+	int out = 0;
+	for (size_t i = 0; i < npick && !rc; i++) {
+		sqlite3_stmt *d = q(st, qr->brief ? Q_DOC_BRIEF : Q_DOC_JSON);
+		if (!d) {
+			rc = -1;
+			break;
+		}
+		sqlite3_bind_int64(d, 1, pick[i].doc);
+		int step = sqlite3_step(d);
+		if (step == SQLITE_ROW) {
+			struct story story;
+			story_init(&story);
+			if ((qr->brief ? story_from_brief(d, &story) : story_from_row(d, &story)) == 0) {
+				cb(ud, &story);
+				out++;
+			}
+			story_free(&story);
+		} else if (step != SQLITE_DONE) {
+			rc = fail(st, "list");
+		}
+		sqlite3_reset(d);
+	}
+	free(pick);
+	if (own)
+		exec(st, rc ? "ROLLBACK" : "COMMIT");
+	return rc ? -1 : out;
+}
+
 int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *ud, struct story *s), void *ud)
 {
+	if ((qr->topic || qr->entity) && qr->order != STORE_ORDER_SCORE)
+		return list_by_class(st, qr, cb, ud);
 	int shape = (qr->topic ? 1 : 0) | (qr->entity ? 2 : 0) | (qr->since > 0 ? 4 : 0) |
 		    (qr->order == STORE_ORDER_SCORE ? 8 : 0) | (qr->brief ? 16 : 0);
 	/* Best scores since a time: walking the score index and skipping
@@ -915,10 +932,9 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 		sqlite3_clear_bindings(s);
 		goto bind;
 	}
-	/* Pick the ids first (indexes only: stories_time or stories_top, and a
-	 * primary-key probe into story_class per candidate), then fetch the JSON
-	 * of just those rows, so a query never drags every revision through a
-	 * sort. */
+	/* Pick the ids first (indexes only: stories_time or stories_top), then
+	 * fetch the JSON of just those rows, so a query never drags every
+	 * revision through a sort. By class and time: list_by_class(). */
 	struct sbuf sql = {0};
 	const char *order = qr->order == STORE_ORDER_SCORE
 				    ? "max(coalesce(s.hot,0), coalesce(s.quality,0), coalesce(s.impact,0)) DESC, s.published_at DESC"
@@ -930,27 +946,13 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 	else
 		sbuf_adds(&sql, "SELECT r.json, s.revision, s.published_at FROM (SELECT s.id, s.revision,"
 				" s.published_at, s.hot, s.quality, s.impact, s.rowid AS rid FROM ");
-	if ((qr->topic || qr->entity) && qr->order != STORE_ORDER_SCORE) {
-		/* Newest in a topic/entity: a range of story_class's key, which
-		 * carries published_at, read newest first and stopped at LIMIT;
-		 * a second filter reads the story's classes. */
-		sbuf_addf(&sql, "story_class c JOIN stories s ON s.rowid = c.doc"
-				" WHERE c.cls = (SELECT id FROM class_names WHERE name = '%s:' || %s)",
-			  qr->topic ? "topic" : "entity", qr->topic ? "?1" : "?2");
-		if (qr->topic && qr->entity)
-			sbuf_adds(&sql, " AND instr(s.classes, ' entity:' || ?2 || ' ') > 0");
-		if (qr->since > 0)
-			sbuf_adds(&sql, " AND c.published_at >= ?3");
-		order = "c.published_at DESC, c.doc DESC"; /* the key's order: no sort */
-	} else {
-		sbuf_adds(&sql, shape & 32 ? "stories s INDEXED BY stories_time WHERE 1" : "stories s WHERE 1");
-		if (qr->topic)
-			sbuf_adds(&sql, " AND instr(s.classes, ' topic:' || ?1 || ' ') > 0");
-		if (qr->entity)
-			sbuf_adds(&sql, " AND instr(s.classes, ' entity:' || ?2 || ' ') > 0");
-		if (qr->since > 0)
-			sbuf_adds(&sql, " AND s.published_at >= ?3");
-	}
+	sbuf_adds(&sql, shape & 32 ? "stories s INDEXED BY stories_time WHERE 1" : "stories s WHERE 1");
+	if (qr->topic)
+		sbuf_adds(&sql, " AND instr(s.classes, ' topic:' || ?1 || ' ') > 0");
+	if (qr->entity)
+		sbuf_adds(&sql, " AND instr(s.classes, ' entity:' || ?2 || ' ') > 0");
+	if (qr->since > 0)
+		sbuf_adds(&sql, " AND s.published_at >= ?3");
 	sbuf_addf(&sql, " ORDER BY %s LIMIT ?4) s", order);
 	if (!qr->brief)
 		sbuf_adds(&sql, " JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision");
@@ -1152,6 +1154,10 @@ int store_search_rebuild(struct store *st, int64_t *count)
 				store_story_texts(st, &story, texts, lens);
 				search_add(st->search, after, (const char *const *)texts, lens, STORY_NTEXT);
 				texts_free(texts);
+				struct sbuf classes = {0};
+				classes_text(&story, &classes);
+				class_terms_add(st, after, classes.s);
+				sbuf_free(&classes);
 				fps[n] = story_fingerprint(&story);
 			}
 			story_free(&story);

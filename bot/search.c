@@ -1670,42 +1670,101 @@ int search_query_run(struct search *s, const struct search_query *q, int (*cb)(v
 	return rc == 1 ? 0 : rc;
 }
 
-int search_class_docs(struct search *s, const char *name, size_t len, int64_t **docs, size_t *n)
+struct search_class {
+	struct search *s;
+	uint64_t term;
+	size_t nsegs;
+	struct plist *docs; /* per segment of s->segs, once read */
+	uint8_t *read;
+	struct plist all;
+};
+
+struct search_class *search_class_open(struct search *s, const char *name, size_t len)
 {
-	*docs = NULL;
-	*n = 0;
 	if (segs_load(s))
-		return -1;
-	uint64_t term = term_class(name, len);
-	struct plist out = {0}, *l = list_at(s, 0);
-	int rc = 0;
-	/* Segments hold disjoint, ascending document ranges, in order. */
-	for (size_t si = 0; si < s->nsegs && !rc; si++) {
+		return NULL;
+	struct search_class *c = xcalloc(1, sizeof *c);
+	c->s = s;
+	c->term = term_class(name, len);
+	c->nsegs = s->nsegs;
+	c->docs = xcalloc(c->nsegs + 1, sizeof *c->docs);
+	c->read = xcalloc(c->nsegs + 1, 1);
+	return c;
+}
+
+void search_class_close(struct search_class *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nsegs; i++)
+		free(c->docs[i].v);
+	free(c->docs);
+	free(c->read);
+	free(c->all.v);
+	free(c);
+}
+
+/* The class's documents in segment i (read once). */
+static const struct plist *class_seg(struct search_class *c, size_t i)
+{
+	if (!c->read[i]) {
 		struct segr r;
-		segr_open(&r, s, &s->segs[si]);
-		int f = segr_find(&r, term);
-		if (f < 0 || (f == 1 && segr_docs(&r, l)))
-			rc = -1;
-		else if (f == 1) {
-			if (out.cap < out.n + l->n) {
-				out.cap = (out.n + l->n) * 2;
-				out.v = xrealloc(out.v, out.cap * sizeof *out.v);
-			}
-			memcpy(out.v + out.n, l->v, l->n * sizeof *l->v);
-			out.n += l->n;
-		}
+		segr_open(&r, c->s, &c->s->segs[i]);
+		int f = segr_find(&r, c->term);
+		if (f < 0 || (f == 1 && segr_docs(&r, &c->docs[i])))
+			f = -1;
 		segr_close(&r);
+		if (f < 0)
+			return NULL;
+		c->read[i] = 1;
 	}
-	if (l->cap > 65536) {
-		free(l->v);
-		memset(l, 0, sizeof *l);
+	return &c->docs[i];
+}
+
+int search_class_has(struct search_class *c, int64_t doc)
+{
+	const struct seginfo *g = c->s->segs;
+	size_t lo = 0, hi = c->nsegs; /* the segment whose range holds doc */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (g[mid].max_doc < doc)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	if (rc) {
-		free(out.v);
+	if (lo == c->nsegs || g[lo].min_doc > doc)
+		return 0;
+	const struct plist *l = class_seg(c, lo);
+	if (!l)
 		return -1;
+	size_t a = 0, b = l->n;
+	while (a < b) {
+		size_t mid = (a + b) / 2;
+		if (l->v[mid] < doc)
+			a = mid + 1;
+		else
+			b = mid;
 	}
-	*docs = out.v;
-	*n = out.n;
+	return a < l->n && l->v[a] == doc;
+}
+
+int search_class_all(struct search_class *c, const int64_t **docs, size_t *n)
+{
+	c->all.n = 0;
+	for (size_t i = 0; i < c->nsegs; i++) { /* disjoint ranges, in order */
+		const struct plist *l = class_seg(c, i);
+		if (!l)
+			return -1;
+		if (c->all.cap < c->all.n + l->n) {
+			c->all.cap = (c->all.n + l->n) * 2;
+			c->all.v = xrealloc(c->all.v, c->all.cap * sizeof *c->all.v);
+		}
+		if (l->n)
+			memcpy(c->all.v + c->all.n, l->v, l->n * sizeof *l->v);
+		c->all.n += l->n;
+	}
+	*docs = c->all.v;
+	*n = c->all.n;
 	return 0;
 }
 

@@ -45,9 +45,18 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 /* Give doc, the document search_add() queued last, a class ("topic:compute",
  * len bytes) as one more term: -1 (nothing queued) for another doc. */
 int search_add_class(struct search *s, int64_t doc, const char *name, size_t len);
-/* Every document with the class, ascending, each once (superseded ones
- * too, until their segments merge): *docs owned (NULL when none). 0 ok. */
-int search_class_docs(struct search *s, const char *name, size_t len, int64_t **docs, size_t *n);
+/* The documents of one class (superseded ones too, until their segments
+ * merge), read a segment at a time as they are asked for: testing the
+ * newest few documents reads only the newest segments. No other call on s
+ * between open and close. NULL on an SQLite error. */
+struct search_class;
+struct search_class *search_class_open(struct search *s, const char *name, size_t len);
+/* 1 doc has the class, 0 not, -1 an error (unreadable or corrupt). */
+int search_class_has(struct search_class *c, int64_t doc);
+/* All of them, ascending, each once: *docs valid until the next call or
+ * close. 0 ok, -1 an error. */
+int search_class_all(struct search_class *c, const int64_t **docs, size_t *n);
+void search_class_close(struct search_class *c); /* NULL is fine */
 /* Documents queued and not yet flushed. */
 size_t search_pending(const struct search *s);
 /* Write the queued documents as a segment and merge what is due. -2 when

@@ -774,12 +774,15 @@ static int emit_stories(struct store *st, sqlite3_stmt *s, void (*cb)(void *ud, 
 }
 
 /* Newest stories of a topic, an entity or both, by published time. A
- * story's classes are terms of its search document, so the class's
- * documents come from the index (superseded ones included: they are no
- * longer rows). Few of them: each one's time is read and the newest kept.
- * Many (at least STORE_CLASS_DIRECT, so one story in 25 at 100,000): the
- * time index is walked newest first and each row looked up among them. */
+ * story's classes are terms of its search document, so membership comes
+ * from the index (superseded documents included: they are no longer rows).
+ * The time index is walked newest first and each story looked up, which
+ * reads only the newest segments when the class is common among recent
+ * stories. When a bounded walk does not settle it, the whole class is
+ * read: few stories (under STORE_CLASS_DIRECT) have each one's time read
+ * and sorted; many keep the walk going. */
 #define STORE_CLASS_DIRECT 4000
+#define STORE_CLASS_WALK(limit) (64 + 16 * (size_t)(limit))
 
 struct dated {
 	int64_t published, doc;
@@ -793,93 +796,110 @@ static int cmp_dated_desc(const void *x, const void *y)
 	return a->doc < b->doc ? 1 : a->doc > b->doc ? -1 : 0;
 }
 
-static int has_doc(const int64_t *v, size_t n, int64_t doc)
+/* 1 when doc is in every class, 0 not, -1 error */
+static int in_classes(struct search_class *const *c, int nc, int64_t doc)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid] < doc)
-			lo = mid + 1;
-		else
-			hi = mid;
+	for (int i = 0; i < nc; i++) {
+		int m = search_class_has(c[i], doc);
+		if (m != 1)
+			return m;
 	}
-	return lo < n && v[lo] == doc;
-}
-
-static int class_docs(struct store *st, const char *kind, const char *id, int64_t **docs, size_t *n)
-{
-	char *name = xasprintf("%s:%s", kind, id);
-	int rc = search_class_docs(st->search, name, strlen(name), docs, n);
-	free(name);
-	return rc ? fail(st, "search index") : 0;
+	return 1;
 }
 
 static int list_by_class(struct store *st, const struct store_query *qr, void (*cb)(void *ud, struct story *s),
 			 void *ud)
 {
-	int limit = qr->limit > 0 ? qr->limit : 20;
+	size_t limit = (size_t)(qr->limit > 0 ? qr->limit : 20);
 	int own = sqlite3_get_autocommit(st->db);
 	if (own && exec(st, "BEGIN")) /* one snapshot of index and rows */
 		return -1;
-	int64_t *docs = NULL, *other = NULL;
-	size_t n = 0, m = 0;
-	int rc = class_docs(st, qr->topic ? "topic" : "entity", qr->topic ? qr->topic : qr->entity, &docs, &n);
-	if (!rc && qr->topic && qr->entity && !(rc = class_docs(st, "entity", qr->entity, &other, &m))) {
-		size_t k = 0; /* both: the documents in both lists */
-		for (size_t i = 0, j = 0; i < n && j < m;) {
-			if (docs[i] < other[j])
-				i++;
-			else if (docs[i] > other[j])
-				j++;
-			else
-				docs[k++] = docs[i++], j++;
-		}
-		n = k;
+	struct search_class *c[2] = {NULL, NULL};
+	int nc = 0, rc = 0;
+	for (int k = 0; k < 2; k++) {
+		const char *id = k ? qr->entity : qr->topic;
+		if (!id)
+			continue;
+		char *name = xasprintf("%s:%s", k ? "entity" : "topic", id);
+		if (!(c[nc++] = search_class_open(st->search, name, strlen(name))))
+			rc = fail(st, "search index");
+		free(name);
 	}
-	free(other);
-	struct dated *pick = NULL;
-	size_t npick = 0;
-	if (!rc && n && n < STORE_CLASS_DIRECT) {
-		pick = xmalloc(n * sizeof *pick);
-		for (size_t i = 0; i < n && !rc; i++) {
-			sqlite3_stmt *t = q(st, Q_DOC_TIME);
-			if (!t) {
-				rc = -1;
+	struct dated *pick = xmalloc(limit * sizeof *pick);
+	size_t npick = 0, walked = 0;
+	int step = SQLITE_DONE, m;
+	sqlite3_stmt *w = rc ? NULL : q(st, Q_TIME_WALK);
+	if (!rc && !w)
+		rc = -1;
+	if (!rc) {
+		sqlite3_bind_int64(w, 1, qr->since > 0 ? qr->since : INT64_MIN);
+		while (npick < limit && walked < STORE_CLASS_WALK(limit) && (step = sqlite3_step(w)) == SQLITE_ROW) {
+			int64_t doc = sqlite3_column_int64(w, 0);
+			walked++;
+			if ((m = in_classes(c, nc, doc)) < 0) {
+				rc = fail(st, "search index");
 				break;
 			}
-			sqlite3_bind_int64(t, 1, docs[i]);
-			int step = sqlite3_step(t);
-			if (step == SQLITE_ROW) {
-				int64_t pub = sqlite3_column_int64(t, 0);
-				if (qr->since <= 0 || pub >= qr->since)
-					pick[npick++] = (struct dated){pub, docs[i]};
-			} else if (step != SQLITE_DONE) { /* DONE: a superseded revision */
-				rc = fail(st, "list");
-			}
-			sqlite3_reset(t);
+			if (m)
+				pick[npick++] = (struct dated){sqlite3_column_int64(w, 1), doc};
 		}
-		qsort(pick, npick, sizeof *pick, cmp_dated_desc);
-		if (npick > (size_t)limit)
-			npick = (size_t)limit;
-	} else if (!rc && n) {
-		pick = xmalloc((size_t)limit * sizeof *pick);
-		sqlite3_stmt *w = q(st, Q_TIME_WALK);
-		if (!w)
-			rc = -1;
-		else {
-			sqlite3_bind_int64(w, 1, qr->since > 0 ? qr->since : INT64_MIN);
-			int step;
-			while (npick < (size_t)limit && (step = sqlite3_step(w)) == SQLITE_ROW) {
+		if (!rc && step != SQLITE_ROW && step != SQLITE_DONE)
+			rc = fail(st, "list");
+	}
+	if (!rc && npick < limit && step == SQLITE_ROW) { /* not settled */
+		const int64_t *all;
+		size_t n = 0, k = 0;
+		if (search_class_all(c[0], &all, &n))
+			rc = fail(st, "search index");
+		int64_t *docs = xmalloc((n ? n : 1) * sizeof *docs);
+		for (size_t i = 0; i < n && !rc; i++) {
+			if ((m = in_classes(c + 1, nc - 1, all[i])) < 0)
+				rc = fail(st, "search index");
+			else if (m)
+				docs[k++] = all[i];
+		}
+		if (!rc && k < STORE_CLASS_DIRECT) {
+			sqlite3_reset(w);
+			struct dated *d = xmalloc((k ? k : 1) * sizeof *d);
+			size_t nd = 0;
+			for (size_t i = 0; i < k && !rc; i++) {
+				sqlite3_stmt *t = q(st, Q_DOC_TIME);
+				if (!t) {
+					rc = -1;
+					break;
+				}
+				sqlite3_bind_int64(t, 1, docs[i]);
+				int r = sqlite3_step(t);
+				if (r == SQLITE_ROW) {
+					int64_t pub = sqlite3_column_int64(t, 0);
+					if (qr->since <= 0 || pub >= qr->since)
+						d[nd++] = (struct dated){pub, docs[i]};
+				} else if (r != SQLITE_DONE) { /* DONE: a superseded revision */
+					rc = fail(st, "list");
+				}
+				sqlite3_reset(t);
+			}
+			qsort(d, nd, sizeof *d, cmp_dated_desc);
+			npick = nd < limit ? nd : limit;
+			memcpy(pick, d, npick * sizeof *pick);
+			free(d);
+		} else {
+			while (!rc && npick < limit && (step = sqlite3_step(w)) == SQLITE_ROW) {
 				int64_t doc = sqlite3_column_int64(w, 0);
-				if (has_doc(docs, n, doc))
+				if ((m = in_classes(c, nc, doc)) < 0)
+					rc = fail(st, "search index");
+				else if (m)
 					pick[npick++] = (struct dated){sqlite3_column_int64(w, 1), doc};
 			}
-			if (npick < (size_t)limit && step != SQLITE_DONE)
+			if (!rc && step != SQLITE_ROW && step != SQLITE_DONE)
 				rc = fail(st, "list");
-			sqlite3_reset(w);
 		}
+		free(docs);
 	}
-	free(docs);
+	if (w)
+		sqlite3_reset(w);
+	for (int k = 0; k < nc; k++)
+		search_class_close(c[k]);
 	int out = 0;
 	for (size_t i = 0; i < npick && !rc; i++) {
 		sqlite3_stmt *d = q(st, qr->brief ? Q_DOC_BRIEF : Q_DOC_JSON);
@@ -888,8 +908,8 @@ static int list_by_class(struct store *st, const struct store_query *qr, void (*
 			break;
 		}
 		sqlite3_bind_int64(d, 1, pick[i].doc);
-		int step = sqlite3_step(d);
-		if (step == SQLITE_ROW) {
+		int r = sqlite3_step(d);
+		if (r == SQLITE_ROW) {
 			struct story story;
 			story_init(&story);
 			if ((qr->brief ? story_from_brief(d, &story) : story_from_row(d, &story)) == 0) {
@@ -897,7 +917,7 @@ static int list_by_class(struct store *st, const struct store_query *qr, void (*
 				out++;
 			}
 			story_free(&story);
-		} else if (step != SQLITE_DONE) {
+		} else if (r != SQLITE_DONE) {
 			rc = fail(st, "list");
 		}
 		sqlite3_reset(d);

@@ -458,6 +458,56 @@ static void test_character_ranges(void)
 	sqlite3_close(db);
 }
 
+/* Classes as terms: added after a document's texts, read back a segment at
+ * a time (has) or whole (all), over flushes of several segments; a damaged
+ * chunk is an error, not an answer. */
+static void test_classes(void)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	for (int64_t d = 1; d <= 900;) {
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		for (int k = 0; k < 1 + (int)(d % 170) && d <= 900; k++, d++) {
+			add1(s, d, "text words 算力");
+			T_INT(search_add_class(s, d, "topic:compute", 13), 0);
+			if (d % 3 == 0)
+				T_INT(search_add_class(s, d, "entity:meta", 11), 0);
+		}
+		T_INT(search_add_class(s, d + 5, "topic:compute", 13), -1); /* not the document queued last */
+		T_INT(search_flush(s), 0);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	T_INT(search_add_class(s, 901, "topic:compute", 13), -1); /* nothing queued */
+	T_STR(run(s, "compute", 0), "");   /* a class is not a word */
+	T_STR(run(s, "topic:compute", 0), "");
+	struct search_class *c = search_class_open(s, "entity:meta", 11);
+	T_OK(c != NULL, "open");
+	int wrong = 0;
+	for (int64_t d = 0; d <= 902; d++)
+		wrong += search_class_has(c, d) != (d >= 1 && d <= 900 && d % 3 == 0);
+	T_INT(wrong, 0);
+	const int64_t *all;
+	size_t n;
+	T_INT(search_class_all(c, &all, &n), 0);
+	int order = 1;
+	for (size_t i = 0; i < n; i++)
+		order &= all[i] == (int64_t)(3 * (i + 1));
+	T_OK(n == 300 && order, "all: %zu documents in order", n);
+	search_class_close(c);
+	c = search_class_open(s, "topic:none", 10);
+	T_INT(search_class_has(c, 5), 0);
+	T_INT(search_class_all(c, &all, &n), 0);
+	T_INT((int)n, 0);
+	search_class_close(c);
+	sqlite3_exec(db, "UPDATE search_chunk SET data = x'00'", NULL, NULL, NULL);
+	c = search_class_open(s, "topic:compute", 13);
+	T_INT(search_class_has(c, 5), -1);
+	T_INT(search_class_all(c, &all, &n), -1);
+	search_class_close(c);
+	search_free(s);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	test_basics();
@@ -467,5 +517,6 @@ int main(void)
 	test_discard_and_big_batches();
 	test_mixed_flushes();
 	test_character_ranges();
+	test_classes();
 	return t_done();
 }

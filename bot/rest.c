@@ -226,7 +226,7 @@ static struct {
 	do {                                                     \
 		*(void **)&C.field = dlsym(C.dl, name);          \
 		if (!C.field) {                                  \
-			snprintf(C.err, sizeof C.err, "libcurl: no %s", name); \
+			snprintf(C.err, sizeof C.err, "libcurl.so.4 has no %s", name); \
 			return;                                  \
 		}                                                \
 	} while (0)

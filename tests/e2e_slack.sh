@@ -11,8 +11,8 @@
 # thread update, permanent failure, 429 on the first two posts), refresh
 # mid-traffic, a dropped socket, a 5 s slow Web API while commands keep
 # arriving, link_disabled; then a slow core (response_url), a refused app
-# token (log and /healthz), an unset token, and wss:// with TLS; meanwhile
-# in the background, a peer that stops answering pings.
+# token (log and /healthz), an unset token, no usable libcurl, and wss://
+# with TLS; meanwhile in the background, a peer that stops answering pings.
 . tests/lib.sh
 APP=xapp-1-A0FAKE-e2e-app-token-3141592653
 BOT=xoxb-e2e-bot-token-2718281828
@@ -272,6 +272,18 @@ i=0; while ! grep -q "ainews running" $TMP/log4 && [ $i -lt 50 ]; do sleep 0.1; 
 expect_match "unset token reported" "$(cat $TMP/log4)" "work: not started: SLACK_APP_TOKEN is not set"
 kill -TERM $bpid; wait $bpid
 expect_eq "runs and stops without Slack" "$?" 0
+
+# ---- phase 4b: no usable libcurl (a stand-in without its functions first
+# on the library path): start-up fails with a line that says so ----
+mkdir -p $TMP/nocurl
+echo 'int not_curl(void) { return 0; }' > $TMP/nocurl/d.c
+if ${CC:-cc} -shared -fPIC -o $TMP/nocurl/libcurl.so.4 $TMP/nocurl/d.c; then
+	env SLACK_APP_TOKEN=$APP SLACK_BOT_TOKEN=$BOT LD_LIBRARY_PATH=$TMP/nocurl timeout 20 $A run > /dev/null 2> $TMP/log4b
+	expect_eq "no libcurl: start-up fails" "$?" 1
+	expect_match "no libcurl: says why" "$(cat $TMP/log4b)" "libcurl.so.4 has no curl_global_init"
+else
+	check "a C compiler for the libcurl stand-in" false
+fi
 
 # ---- phase 5: wss:// with TLS, SNI and a host name to resolve ----
 if command -v openssl > /dev/null 2>&1; then

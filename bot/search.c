@@ -901,13 +901,10 @@ static void segr_close(struct segr *r)
 	r->data.v = NULL;
 }
 
-/* Find term in segment g: 1 with the reader on its entry, 0 absent, -1 error. */
-static int segr_find(struct segr *r, uint64_t term)
+/* The last chunk of g whose first term is <= term (g->dir[0] <= term). */
+static size_t dir_chunk(const struct seginfo *g, uint64_t term)
 {
-	const struct seginfo *g = r->g;
-	if (!g->ndir || term < g->dir[0])
-		return 0;
-	size_t lo = 0, hi = g->ndir; /* last chunk whose first term <= term */
+	size_t lo = 0, hi = g->ndir;
 	while (hi - lo > 1) {
 		size_t mid = (lo + hi) / 2;
 		if (g->dir[mid] <= term)
@@ -915,7 +912,16 @@ static int segr_find(struct segr *r, uint64_t term)
 		else
 			hi = mid;
 	}
-	if (segr_load(r, lo))
+	return lo;
+}
+
+/* Find term in segment g: 1 with the reader on its entry, 0 absent, -1 error. */
+static int segr_find(struct segr *r, uint64_t term)
+{
+	const struct seginfo *g = r->g;
+	if (!g->ndir || term < g->dir[0])
+		return 0;
+	if (segr_load(r, dir_chunk(g, term)))
 		return -1;
 	r->next_chunk = g->ndir; /* stay in this chunk */
 	int rc;
@@ -961,14 +967,7 @@ static int segr_range(struct segr *r, uint64_t lo, uint64_t hi, struct plist *l)
 	l->n = 0;
 	if (!g->ndir || hi < g->dir[0])
 		return 0;
-	size_t a = 0, b = g->ndir; /* last chunk whose first term <= lo */
-	while (b - a > 1) {
-		size_t mid = (a + b) / 2;
-		if (g->dir[mid] <= lo)
-			a = mid;
-		else
-			b = mid;
-	}
+	size_t a = dir_chunk(g, lo); /* 0 when lo is before the first */
 	if (segr_load(r, a))
 		return -1;
 	r->next_chunk = a + 1;
@@ -1280,17 +1279,18 @@ static int load_dead(struct search *s, int64_t lo, int64_t hi, struct plist *dea
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int is_dead(const struct plist *dead, int64_t doc)
+/* Is doc in the ascending list l? */
+static int plist_has(const struct plist *l, int64_t doc)
 {
-	size_t lo = 0, hi = dead->n;
+	size_t lo = 0, hi = l->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (dead->v[mid] < doc)
+		if (l->v[mid] < doc)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < dead->n && dead->v[lo] == doc;
+	return lo < l->n && l->v[lo] == doc;
 }
 
 static int seg_delete(struct search *s, int64_t seg)
@@ -1356,7 +1356,7 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 					break;
 				}
 				for (size_t j = 0; j < docs.n; j++) {
-					if (is_dead(&dead, docs.v[j]))
+					if (plist_has(&dead, docs.v[j]))
 						continue;
 					if (first < 0)
 						first = docs.v[j];
@@ -1735,17 +1735,7 @@ int search_class_has(struct search_class *c, int64_t doc)
 	if (lo == c->nsegs || g[lo].min_doc > doc)
 		return 0;
 	const struct plist *l = class_seg(c, lo);
-	if (!l)
-		return -1;
-	size_t a = 0, b = l->n;
-	while (a < b) {
-		size_t mid = (a + b) / 2;
-		if (l->v[mid] < doc)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	return a < l->n && l->v[a] == doc;
+	return l ? plist_has(l, doc) : -1;
 }
 
 int search_class_all(struct search_class *c, const int64_t **docs, size_t *n)

@@ -50,11 +50,12 @@ enum { U_WORD = 1, U_CJK = 2 };
  *   a word: a 54-bit hash (over millions of distinct words the chance of
  *     two colliding stays around 1e-4);
  *   a CJK pair: a character and the next one in its run, or 0 when it ends
- *     the run, both exactly (21 bits each; see term_pair()). Every character of a run starts
- *     one pair, so the documents holding a character are the union of one
- *     contiguous range of terms (term_pair(c, 0) .. term_pair(c, CP_MAX)),
- *     and no term of its own is needed for it. The first character goes
- *     through a bijective scramble so pairs spread over the sort buckets.
+ *     the run, both exactly (21 bits each; see term_pair()). Every
+ *     character of a run starts one pair, so the documents holding a
+ *     character are the union of one contiguous range of terms
+ *     (term_pair(c, 0) .. term_pair(c, CP_MAX)), and no term of its own is
+ *     needed for it. The first character goes through a bijective scramble
+ *     so pairs spread over the sort buckets.
  * Both are part of the on-disk format. limit is the end of the buffer s
  * lies in: a word's last partial block is read with one load when 8 bytes
  * are there to read. */

@@ -47,8 +47,9 @@ enum { U_WORD = 1, U_CJK = 2 };
 
 /* Terms are 55 bits, so that with a pending document's 9-bit offset they
  * pack into one 64-bit key. Two kinds, told apart by the top bit:
- *   a word: a 54-bit hash (over millions of distinct words the chance of
- *     two colliding stays around 1e-4);
+ *   a word: a 54-bit hash with bit 40 set (over millions of distinct words
+ *     the chance of two colliding stays around 1e-4); the terms below
+ *     2^40 are classes (term_class());
  *   a CJK pair: a character and the next one in its run, or 0 when it ends
  *     the run, both exactly (21 bits each; see term_pair()). Every
  *     character of a run starts one pair, so the documents holding a
@@ -60,6 +61,7 @@ enum { U_WORD = 1, U_CJK = 2 };
  * lies in: a word's last partial block is read with one load when 8 bytes
  * are there to read. */
 #define TERM_PAIR (1ULL << 54)
+#define TERM_WORD_MIN (1ULL << 40) /* words have this bit set; classes are below */
 #define CP_MAX 0x1FFFFFu
 static inline uint64_t term_word(const unsigned char *s, size_t n, const unsigned char *limit)
 {
@@ -76,7 +78,7 @@ static inline uint64_t term_word(const unsigned char *s, size_t n, const unsigne
 		for (size_t i = 0; i < n; i++)
 			v |= (uint64_t)s[i] << (8 * i);
 	}
-	return fmix64(h ^ v ^ 0x5A17000000000000ULL) >> (SEARCH_DOC_BITS + 1);
+	return fmix64(h ^ v ^ 0x5A17000000000000ULL) >> (SEARCH_DOC_BITS + 1) | TERM_WORD_MIN;
 }
 
 /* A bijection on 21 bits: multiplications by odd numbers and a shift. */
@@ -584,12 +586,13 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 	return 0;
 }
 
-/* A class ("topic:compute") as a term: a word-kind hash with its own seed;
- * a class name is never one word (it holds a ':'), and the seed keeps the
- * two apart anyway. Part of the on-disk format. */
+/* A class ("topic:compute") as a term: a 40-bit hash, below every word
+ * (see TERM_WORD_MIN), so a segment's classes are its first entries and a
+ * class is found after reading a few dozen entries, not half a chunk.
+ * Part of the on-disk format. */
 static uint64_t term_class(const char *name, size_t len)
 {
-	return fmix64(hash64_fast(name, len, 0xC1A55E5C1A55E5C1ULL)) >> (SEARCH_DOC_BITS + 1);
+	return fmix64(hash64_fast(name, len, 0xC1A55E5C1A55E5C1ULL)) >> 24;
 }
 
 int search_add_class(struct search *s, int64_t doc, const char *name, size_t len)

@@ -195,6 +195,8 @@ static const char *const migrations[] = {
 enum sql_id {
 	Q_HEAD,
 	Q_DOC_TIME,
+	Q_READ_BEGIN,
+	Q_READ_END,
 	Q_TIME_WALK,
 	Q_STORY_INSERT,
 	Q_STORY_UPDATE,
@@ -236,6 +238,8 @@ enum sql_id {
 static const char *const sql_text[Q_NSQL] = {
 	[Q_HEAD] = "SELECT revision, fingerprint, rowid FROM stories WHERE id = ?1",
 	[Q_DOC_TIME] = "SELECT published_at FROM stories WHERE rowid = ?1",
+	[Q_READ_BEGIN] = "BEGIN",
+	[Q_READ_END] = "COMMIT",
 	[Q_TIME_WALK] = "SELECT rowid, published_at FROM stories WHERE published_at >= ?1"
 			" ORDER BY published_at DESC, rowid DESC",
 	[Q_STORY_INSERT] = "INSERT INTO stories(id, revision, fingerprint, source, url, hot, quality, impact,"
@@ -773,6 +777,26 @@ static int emit_stories(struct store *st, sqlite3_stmt *s, void (*cb)(void *ud, 
 	return n;
 }
 
+/* A read transaction around a query that reads the search index and the
+ * rows, so a merge by another process cannot move segments between the
+ * two. 1 when this call began it (read_end() ends it), 0 when the caller's
+ * transaction is open already, -1 on error. Prepared statements: a
+ * command's query should not parse SQL. */
+static int read_begin(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		return 0;
+	sqlite3_stmt *b = q(st, Q_READ_BEGIN);
+	return !b || run(st, b, "begin") ? -1 : 1;
+}
+
+static void read_end(struct store *st, int own)
+{
+	sqlite3_stmt *e = own > 0 ? q(st, Q_READ_END) : NULL;
+	if (own > 0 && (!e || run(st, e, "commit")))
+		exec(st, "ROLLBACK");
+}
+
 /* Newest stories of a topic, an entity or both, by published time. A
  * story's classes are terms of its search document, so membership comes
  * from the index (superseded documents included: they are no longer rows).
@@ -811,8 +835,8 @@ static int list_by_class(struct store *st, const struct store_query *qr, void (*
 			 void *ud)
 {
 	size_t limit = (size_t)(qr->limit > 0 ? qr->limit : 20);
-	int own = sqlite3_get_autocommit(st->db);
-	if (own && exec(st, "BEGIN")) /* one snapshot of index and rows */
+	int own = read_begin(st);
+	if (own < 0)
 		return -1;
 	struct search_class *c[2] = {NULL, NULL};
 	int nc = 0, rc = 0;
@@ -923,8 +947,7 @@ static int list_by_class(struct store *st, const struct store_query *qr, void (*
 		sqlite3_reset(d);
 	}
 	free(pick);
-	if (own)
-		exec(st, rc ? "ROLLBACK" : "COMMIT");
+	read_end(st, own);
 	return rc ? -1 : out;
 }
 
@@ -1118,15 +1141,14 @@ int store_search_ex(struct store *st, const char *query, int limit, int brief,
 	}
 	/* One read transaction, so a merge by another process cannot move
 	 * segments between reading the list and reading a chunk. */
-	int own = sqlite3_get_autocommit(st->db);
-	if (own && exec(st, "BEGIN")) {
+	int own = read_begin(st);
+	if (own < 0) {
 		search_query_free(sq);
 		return -1;
 	}
 	struct search_run r = {st, sq, brief, limit > 0 ? limit : 20, 0, 0, 0, cb, ud};
 	int rc = search_query_run(st->search, sq, search_doc, &r);
-	if (own)
-		exec(st, "COMMIT");
+	read_end(st, own);
 	search_query_free(sq);
 	if (r.err)
 		return r.err;

@@ -316,9 +316,9 @@ char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, si
 	for (size_t i = 0; i < len;) {
 		uint32_t c = s[i];
 		if (c < 0x80) {
-			/* English: sixteen bytes at a time (SSE2, every x86-64),
-			 * then eight, while they are printable ASCII with no two
-			 * spaces in a row; capitals folded in place. */
+			/* English: sixteen bytes at a time (SSE2, every x86-64;
+			 * eight elsewhere) while they are printable ASCII with no
+			 * two spaces in a row; capitals folded in place. */
 #ifdef __SSE2__
 			while (len - i >= 16) {
 				__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));

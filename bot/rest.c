@@ -92,26 +92,28 @@ struct rd {
 	int bad;
 };
 
+/* The next n bytes of the frame, or NULL (and r->bad) when fewer are left. */
+static const unsigned char *take(struct rd *r, size_t n)
+{
+	if (r->bad || (size_t)(r->e - r->p) < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	const unsigned char *p = r->p;
+	r->p += n;
+	return p;
+}
+
 static uint32_t get_u32(struct rd *r)
 {
-	if (r->e - r->p < 4) {
-		r->bad = 1;
-		return 0;
-	}
-	uint32_t v = load32le(r->p);
-	r->p += 4;
-	return v;
+	const unsigned char *p = take(r, 4);
+	return p ? load32le(p) : 0;
 }
 
 static uint64_t get_u64(struct rd *r)
 {
-	if (r->e - r->p < 8) {
-		r->bad = 1;
-		return 0;
-	}
-	uint64_t v = load64le(r->p);
-	r->p += 8;
-	return v;
+	const unsigned char *p = take(r, 8);
+	return p ? load64le(p) : 0;
 }
 
 /* A NUL-terminated copy (NULL for an absent string); *len if asked. */
@@ -120,17 +122,12 @@ static char *get_str(struct rd *r, size_t *len)
 	uint32_t n = get_u32(r);
 	if (len)
 		*len = 0;
-	if (r->bad || n == NOSTR)
+	const unsigned char *p = r->bad || n == NOSTR ? NULL : take(r, n);
+	if (!p)
 		return NULL;
-	if ((size_t)(r->e - r->p) < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	char *s = xstrndup((const char *)r->p, n);
-	r->p += n;
 	if (len)
 		*len = n;
-	return s;
+	return xstrndup((const char *)p, n);
 }
 
 /* A count, then that many strings (header lines). */

@@ -417,6 +417,7 @@ struct search {
 	size_t nlists;
 	uint64_t *rbits; /* a range query's bitmap */
 	size_t rbits_cap;
+	struct plist rlist; /* a range query's other terms' documents, one at a time */
 	int64_t merges;
 };
 
@@ -477,6 +478,7 @@ void search_free(struct search *s)
 		free(s->lists[i].v);
 	free(s->lists);
 	free(s->rbits);
+	free(s->rlist.v);
 	free(s);
 }
 
@@ -961,6 +963,22 @@ static int segr_docs(const struct segr *r, struct plist *l)
 	return d == r->last && p == end ? 0 : -1;
 }
 
+/* The documents of term in r's segment into l: 1, 0 (absent), -1 error. */
+static int segr_term_docs(struct segr *r, uint64_t term, struct plist *l)
+{
+	int f = segr_find(r, term);
+	return f == 1 && segr_docs(r, l) ? -1 : f;
+}
+
+/* Set the bits of l's documents, counted from base. */
+static void bits_add(uint64_t *bits, const struct plist *l, int64_t base)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		uint64_t d = (uint64_t)(l->v[i] - base);
+		bits[d >> 6] |= 1ULL << (d & 63);
+	}
+}
+
 /* The documents (ascending, each once) of every term in [lo, hi] into l:
  * 1 some, 0 none, -1 error. Lists of more than one term are merged in a
  * bitmap over the segment's documents, so a common character (hundreds of
@@ -990,6 +1008,8 @@ static int segr_range(struct segr *r, uint64_t lo, uint64_t hi, struct plist *l)
 				return -1;
 			continue;
 		}
+		if (segr_docs(r, &s->rlist))
+			return -1;
 		if (!bits) {
 			size_t words = (size_t)(span + 63) / 64;
 			if (s->rbits_cap < words) {
@@ -999,23 +1019,9 @@ static int segr_range(struct segr *r, uint64_t lo, uint64_t hi, struct plist *l)
 			}
 			bits = s->rbits;
 			memset(bits, 0, words * sizeof *bits);
-			for (size_t i = 0; i < l->n; i++) {
-				uint64_t d = (uint64_t)(l->v[i] - g->min_doc);
-				bits[d >> 6] |= 1ULL << (d & 63);
-			}
+			bits_add(bits, l, g->min_doc);
 		}
-		/* the tail's gaps straight into the bitmap */
-		const uint8_t *p = r->tail, *end = r->tail + r->tail_len;
-		uint64_t d = (uint64_t)(r->first - g->min_doc);
-		bits[d >> 6] |= 1ULL << (d & 63);
-		for (uint64_t i = 1; i < r->ndocs; i++) {
-			uint64_t gap;
-			if (get_varint(&p, end, &gap) || gap == 0 || (d += gap) > (uint64_t)(r->last - g->min_doc))
-				return -1;
-			bits[d >> 6] |= 1ULL << (d & 63);
-		}
-		if (d != (uint64_t)(r->last - g->min_doc) || p != end)
-			return -1;
+		bits_add(bits, &s->rlist, g->min_doc);
 	}
 	if (rc < 0)
 		return -1;
@@ -1036,6 +1042,10 @@ static int segr_range(struct segr *r, uint64_t lo, uint64_t hi, struct plist *l)
 			free(s->rbits);
 			s->rbits = NULL;
 			s->rbits_cap = 0;
+		}
+		if (s->rlist.cap > 65536) {
+			free(s->rlist.v);
+			memset(&s->rlist, 0, sizeof s->rlist);
 		}
 	}
 	return nterms ? 1 : 0;
@@ -1648,11 +1658,9 @@ int search_query_run(struct search *s, const struct search_query *q, int (*cb)(v
 		size_t found = 0;
 		for (size_t t = 0; t < k; t++) {
 			uint64_t term = q->terms[t];
-			int f = term & TERM_RANGE ? segr_range(&r, term & ~TERM_RANGE, (term & ~TERM_RANGE) | CP_MAX,
-							       list_at(s, t))
-						  : segr_find(&r, term);
-			if (f == 1 && !(term & TERM_RANGE) && segr_docs(&r, list_at(s, t)))
-				f = -1;
+			uint64_t lo = term & ~TERM_RANGE;
+			int f = term & TERM_RANGE ? segr_range(&r, lo, lo | CP_MAX, list_at(s, t))
+						  : segr_term_docs(&r, term, list_at(s, t));
 			if (f < 0) {
 				rc = -1;
 				break;
@@ -1714,9 +1722,7 @@ static const struct plist *class_seg(struct search_class *c, size_t i)
 	if (!c->read[i]) {
 		struct segr r;
 		segr_open(&r, c->s, &c->s->segs[i]);
-		int f = segr_find(&r, c->term);
-		if (f < 0 || (f == 1 && segr_docs(&r, &c->docs[i])))
-			f = -1;
+		int f = segr_term_docs(&r, c->term, &c->docs[i]);
 		segr_close(&r);
 		if (f < 0)
 			return NULL;

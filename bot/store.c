@@ -831,6 +831,24 @@ static int in_classes(struct search_class *const *c, int nc, int64_t doc)
 	return 1;
 }
 
+/* Step the time walk w, keeping the stories in every class, until limit
+ * are kept, rows rows are read or the walk ends. The last step's result
+ * (SQLITE_ROW: more to read), or -1 on an error. */
+static int walk_classes(struct store *st, sqlite3_stmt *w, struct search_class *const *c, int nc, size_t rows,
+			struct dated *pick, size_t *npick, size_t limit)
+{
+	int step = SQLITE_DONE;
+	for (size_t read = 0; *npick < limit && read < rows && (step = sqlite3_step(w)) == SQLITE_ROW; read++) {
+		int64_t doc = sqlite3_column_int64(w, 0);
+		int m = in_classes(c, nc, doc);
+		if (m < 0)
+			return fail(st, "search index");
+		if (m)
+			pick[(*npick)++] = (struct dated){sqlite3_column_int64(w, 1), doc};
+	}
+	return step == SQLITE_ROW || step == SQLITE_DONE ? step : fail(st, "list");
+}
+
 static int list_by_class(struct store *st, const struct store_query *qr, void (*cb)(void *ud, struct story *s),
 			 void *ud)
 {
@@ -850,25 +868,15 @@ static int list_by_class(struct store *st, const struct store_query *qr, void (*
 		free(name);
 	}
 	struct dated *pick = xmalloc(limit * sizeof *pick);
-	size_t npick = 0, walked = 0;
+	size_t npick = 0;
 	int step = SQLITE_DONE, m;
 	sqlite3_stmt *w = rc ? NULL : q(st, Q_TIME_WALK);
 	if (!rc && !w)
 		rc = -1;
 	if (!rc) {
 		sqlite3_bind_int64(w, 1, qr->since > 0 ? qr->since : INT64_MIN);
-		while (npick < limit && walked < STORE_CLASS_WALK(limit) && (step = sqlite3_step(w)) == SQLITE_ROW) {
-			int64_t doc = sqlite3_column_int64(w, 0);
-			walked++;
-			if ((m = in_classes(c, nc, doc)) < 0) {
-				rc = fail(st, "search index");
-				break;
-			}
-			if (m)
-				pick[npick++] = (struct dated){sqlite3_column_int64(w, 1), doc};
-		}
-		if (!rc && step != SQLITE_ROW && step != SQLITE_DONE)
-			rc = fail(st, "list");
+		step = walk_classes(st, w, c, nc, STORE_CLASS_WALK(limit), pick, &npick, limit);
+		rc = step < 0 ? -1 : 0;
 	}
 	if (!rc && npick < limit && step == SQLITE_ROW) { /* not settled */
 		const int64_t *all;
@@ -907,16 +915,8 @@ static int list_by_class(struct store *st, const struct store_query *qr, void (*
 			npick = nd < limit ? nd : limit;
 			memcpy(pick, d, npick * sizeof *pick);
 			free(d);
-		} else {
-			while (!rc && npick < limit && (step = sqlite3_step(w)) == SQLITE_ROW) {
-				int64_t doc = sqlite3_column_int64(w, 0);
-				if ((m = in_classes(c, nc, doc)) < 0)
-					rc = fail(st, "search index");
-				else if (m)
-					pick[npick++] = (struct dated){sqlite3_column_int64(w, 1), doc};
-			}
-			if (!rc && step != SQLITE_ROW && step != SQLITE_DONE)
-				rc = fail(st, "list");
+		} else if (!rc && walk_classes(st, w, c, nc, SIZE_MAX, pick, &npick, limit) < 0) {
+			rc = -1;
 		}
 		free(docs);
 	}

@@ -265,7 +265,7 @@ static inline size_t put_varint(uint8_t *out, uint64_t v)
 }
 
 /* 0 ok (*v set, *p advanced), -1 truncated or too long. */
-static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+static int get_varint_long(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	uint64_t x = 0;
 	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
@@ -277,6 +277,16 @@ static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 		}
 	}
 	return -1;
+}
+
+/* Most varints of an entry are one byte: that case inline. */
+static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	if (*p < end && **p < 0x80) {
+		*v = *(*p)++;
+		return 0;
+	}
+	return get_varint_long(p, end, v);
 }
 
 struct buf {
@@ -315,7 +325,10 @@ static inline void buf_varint(struct buf *b, uint64_t v)
 
 /* Pending (term, document) pairs, packed in 64 bits: the term over the
  * document's offset from the first pending one, so sorting the keys sorts
- * by term, then document. Appended in document order. */
+ * by term, then document. Appended in document order, to one of 256
+ * parts by the key's top byte (the first pass of the sort, done as the
+ * keys arrive). */
+#define SEARCH_PARTS 256
 struct part {
 	uint64_t *v, *tail, *end; /* pairs [v, tail), room up to end */
 };
@@ -393,19 +406,19 @@ struct search {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_NSTMT];
 	/* pending documents */
-	struct part pend;
+	struct part pend[SEARCH_PARTS];
 	struct tset seen;
 	int64_t pend_base, pend_last;
 	size_t pend_docs;
 	/* scratch */
-	uint64_t *sort_tmp;
-	size_t sort_cap;
+	uint64_t *sorted; /* the pending keys in order, at flush */
+	size_t sorted_cap;
 	struct group {
 		struct gslot *slot;
 		size_t nslot;
 		uint32_t gen;
 		uint32_t *at;    /* per key of a bucket: its term's slot */
-		uint64_t *terms, *tmp; /* a bucket's distinct terms */
+		uint64_t *terms; /* a bucket's distinct terms */
 		size_t cap;
 	} group;
 	struct buf tail, chunk;
@@ -466,8 +479,9 @@ void search_free(struct search *s)
 		return;
 	for (int i = 0; i < S_NSTMT; i++)
 		sqlite3_finalize(s->st[i]);
-	free(s->pend.v);
-	free(s->sort_tmp);
+	for (int b = 0; b < SEARCH_PARTS; b++)
+		free(s->pend[b].v);
+	free(s->sorted);
 	group_free(&s->group);
 	free(s->tail.v);
 	free(s->chunk.v);
@@ -497,7 +511,7 @@ static void part_grow(struct part *p)
  * branch on whether a term repeats, which no predictor could guess). */
 static inline void part_add(struct search *s, uint64_t term, uint64_t off, unsigned fresh)
 {
-	struct part *p = &s->pend;
+	struct part *p = &s->pend[term >> (55 - 8)]; /* the key's top byte */
 	if (p->tail == p->end)
 		part_grow(p);
 	*p->tail = term << SEARCH_DOC_BITS | off;
@@ -579,8 +593,19 @@ int search_add(struct search *s, int64_t doc, const char *const *texts, const si
 			}
 			if (prev)
 				add_term(s, term_pair(prev, cp), off);
-			prev = cp;
 			p += k;
+			/* The rest of a run of common ideographs, in a loop of its
+			 * own: most Chinese text is long runs of them. */
+			while (end - p >= 3 && (unsigned)(p[0] - 0xE4) <= 5) {
+				unsigned x1 = p[1] ^ 0x80u, x2 = p[2] ^ 0x80u;
+				uint32_t next = (p[0] & 0x0Fu) << 12 | x1 << 6 | x2;
+				if ((x1 | x2) > 0x3F || next < 0x4E00)
+					break;
+				add_term(s, term_pair(cp, next), off);
+				cp = next;
+				p += 3;
+			}
+			prev = cp;
 		}
 		if (prev)
 			add_term(s, term_pair(prev, 0), off);
@@ -615,16 +640,18 @@ void search_discard(struct search *s)
 	/* Bulk ingest keeps its buffers for the next batch; a daemon storing a
 	 * story now and then does not keep ~0.5 MB of them while it idles. */
 	int keep = s->pend_docs >= 32;
-	struct part *pt = &s->pend;
-	pt->tail = pt->v;
-	if (!keep || pt->end - pt->v > (1 << 22)) {
-		free(pt->v);
-		pt->v = pt->tail = pt->end = NULL;
+	for (int b = 0; b < SEARCH_PARTS; b++) {
+		struct part *pt = &s->pend[b];
+		pt->tail = pt->v;
+		if (!keep || pt->end - pt->v > (1 << 16)) {
+			free(pt->v);
+			pt->v = pt->tail = pt->end = NULL;
+		}
 	}
-	if (!keep || s->sort_cap > 65536) {
-		free(s->sort_tmp);
-		s->sort_tmp = NULL;
-		s->sort_cap = 0;
+	if (!keep || s->sorted_cap > (1 << 22)) {
+		free(s->sorted);
+		s->sorted = NULL;
+		s->sorted_cap = 0;
 	}
 	if (!keep || s->group.nslot > 65536)
 		group_free(&s->group);
@@ -1066,42 +1093,44 @@ static void insertion_sort(uint64_t *v, size_t n)
 	}
 }
 
-/* Sort packed keys: most significant byte first with counting passes,
- * insertion sort for small buckets. A bucket holding one term only is
- * already in order (documents were appended in order). */
-static void msd_sort(uint64_t *v, uint64_t *tmp, size_t n, int shift)
+/* Sort distinct keys: quicksort (median of three, the smaller side
+ * first), insertion sort below 16. A bucket's terms are ~100 values whose
+ * leading bytes are often shared (a character's pairs), which made a
+ * byte-wise radix sort recurse for a handful of keys at a time. */
+static void quick_sort(uint64_t *v, size_t n)
 {
-	if (n <= 32 || shift < SEARCH_DOC_BITS) {
-		insertion_sort(v, n);
-		return;
+	while (n > 16) {
+		size_t mid = n / 2;
+		uint64_t t;
+#define SORT2(a, b) if (v[b] < v[a]) t = v[a], v[a] = v[b], v[b] = t
+		SORT2(0, mid);
+		SORT2(mid, n - 1);
+		SORT2(0, mid);
+#undef SORT2
+		/* v[0] <= pivot <= v[n - 1]: both scans stop inside; keys are
+		 * distinct, so each side keeps at least one key. */
+		uint64_t pivot = v[mid];
+		size_t i = 0, j = n - 1;
+		for (;;) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			t = v[i], v[i] = v[j], v[j] = t;
+			i++, j--;
+		}
+		size_t left = j + 1; /* [0, left) <= pivot <= [left, n) */
+		if (left < n - left) {
+			quick_sort(v, left);
+			v += left, n -= left;
+		} else {
+			quick_sort(v + left, n - left);
+			n = left;
+		}
 	}
-	uint64_t t0 = v[0] >> SEARCH_DOC_BITS;
-	size_t i = 1;
-	while (i < n && v[i] >> SEARCH_DOC_BITS == t0)
-		i++;
-	if (i == n)
-		return;
-	uint32_t count[256] = {0};
-	for (i = 0; i < n; i++)
-		count[(v[i] >> shift) & 0xFF]++;
-	if (count[(v[0] >> shift) & 0xFF] == n) { /* one byte value: nothing to move */
-		msd_sort(v, tmp, n, shift - 8);
-		return;
-	}
-	uint32_t start[257];
-	start[0] = 0;
-	for (int b = 0; b < 256; b++)
-		start[b + 1] = start[b] + count[b];
-	uint32_t at[256];
-	memcpy(at, start, sizeof at);
-	for (i = 0; i < n; i++)
-		tmp[at[(v[i] >> shift) & 0xFF]++] = v[i];
-	memcpy(v, tmp, n * sizeof *v);
-	for (int b = 0; b < 256; b++) {
-		uint32_t m = count[b];
-		if (m > 1)
-			msd_sort(v + start[b], tmp, m, shift - 8);
-	}
+	insertion_sort(v, n);
 }
 
 static void group_free(struct group *g)
@@ -1109,7 +1138,6 @@ static void group_free(struct group *g)
 	free(g->slot);
 	free(g->at);
 	free(g->terms);
-	free(g->tmp);
 	memset(g, 0, sizeof *g);
 }
 
@@ -1139,11 +1167,9 @@ static void group_bucket(struct group *g, const uint64_t *in, uint64_t *out, siz
 	if (g->cap < m) {
 		free(g->at);
 		free(g->terms);
-		free(g->tmp);
 		g->cap = m + m / 2;
 		g->at = xmalloc(g->cap * sizeof *g->at);
 		g->terms = xmalloc(g->cap * sizeof *g->terms);
-		g->tmp = xmalloc(g->cap * sizeof *g->tmp);
 	}
 	if (++g->gen == 0) { /* wrapped: every slot empty again */
 		memset(g->slot, 0, g->nslot * sizeof *g->slot);
@@ -1163,10 +1189,7 @@ static void group_bucket(struct group *g, const uint64_t *in, uint64_t *out, siz
 		slot[k].n++;
 		at[i] = (uint32_t)k;
 	}
-	if (d <= 32)
-		insertion_sort(terms, d);
-	else
-		msd_sort(terms, g->tmp, d, 48);
+	quick_sort(terms, d);
 	uint32_t pos = 0;
 	for (size_t r = 0; r < d; r++) {
 		struct gslot *e = &slot[gslot_find(slot, mask, gen, terms[r] >> SEARCH_DOC_BITS)];
@@ -1178,41 +1201,33 @@ static void group_bucket(struct group *g, const uint64_t *in, uint64_t *out, siz
 		out[slot[at[i]].n++] = in[i];
 }
 
-/* Sort the pending keys: by the top byte into buckets, then each bucket
- * grouped by term (group_bucket). A key's documents were appended in
- * order, so grouping stably sorts. */
-static void sort_part(struct search *s, struct part *p)
+/* The pending keys in order into s->sorted; returns how many. The parts
+ * are the top byte's buckets, each grouped by term (group_bucket). A
+ * key's documents were appended in order, so grouping stably sorts. */
+static size_t sort_pending(struct search *s)
 {
-	size_t n = (size_t)(p->tail - p->v);
-	uint64_t *v = p->v;
-	if (n <= 32) {
-		insertion_sort(v, n);
-		return;
+	size_t n = 0;
+	for (int b = 0; b < SEARCH_PARTS; b++)
+		n += (size_t)(s->pend[b].tail - s->pend[b].v);
+	if (s->sorted_cap < n) {
+		free(s->sorted);
+		s->sorted_cap = n + n / 2;
+		s->sorted = xmalloc(s->sorted_cap * sizeof *s->sorted);
 	}
-	if (s->sort_cap < n) {
-		free(s->sort_tmp);
-		s->sort_cap = n + n / 2;
-		s->sort_tmp = xmalloc(s->sort_cap * sizeof *s->sort_tmp);
-	}
-	uint64_t *tmp = s->sort_tmp;
-	uint32_t count[256] = {0}, start[257], at[256];
-	for (size_t i = 0; i < n; i++)
-		count[v[i] >> 56]++;
-	start[0] = 0;
-	for (int b = 0; b < 256; b++)
-		start[b + 1] = start[b] + count[b];
-	memcpy(at, start, sizeof at);
-	for (size_t i = 0; i < n; i++)
-		tmp[at[v[i] >> 56]++] = v[i];
-	for (int b = 0; b < 256; b++) {
-		size_t m = count[b];
+	uint64_t *out = s->sorted;
+	for (int b = 0; b < SEARCH_PARTS; b++) {
+		const struct part *p = &s->pend[b];
+		size_t m = (size_t)(p->tail - p->v);
 		if (m <= 32) {
-			memcpy(v + start[b], tmp + start[b], m * sizeof *v);
-			insertion_sort(v + start[b], m);
+			if (m)
+				memcpy(out, p->v, m * sizeof *out);
+			insertion_sort(out, m);
 		} else {
-			group_bucket(&s->group, tmp + start[b], v + start[b], m);
+			group_bucket(&s->group, p->v, out, m);
 		}
+		out += m;
 	}
+	return n;
 }
 
 static int merge_due(struct search *s);
@@ -1232,10 +1247,8 @@ int search_flush(struct search *s)
 	int64_t base = s->pend_base;
 	int rc = segw_begin(&w, s, level_of((int64_t)s->pend_docs), base, s->pend_last, (int64_t)s->pend_docs);
 	if (!rc) {
-		struct part *p = &s->pend;
-		size_t np = (size_t)(p->tail - p->v);
-		sort_part(s, p);
-		const uint64_t *v = p->v;
+		size_t np = sort_pending(s);
+		const uint64_t *v = s->sorted;
 		/* A term's tail is at most two varint bytes per other document. */
 		buf_need(&s->tail, 2 * SEARCH_PEND_DOCS);
 		for (size_t i = 0; i < np && !w.rc;) {
@@ -1324,6 +1337,14 @@ static int seg_delete(struct search *s, int64_t seg)
 }
 
 /* Merge the k segments in (consecutive, oldest first) into one. */
+/* The reader's next entry: its term in *head, UINT64_MAX at the end. */
+static int merge_next(struct segr *r, uint64_t *head)
+{
+	int rc = segr_next(r);
+	*head = rc == 1 ? r->term : UINT64_MAX;
+	return rc < 0 ? -1 : 0;
+}
+
 static int merge(struct search *s, const struct seginfo *in, size_t k)
 {
 	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc, ndocs = 0;
@@ -1331,30 +1352,28 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 		ndocs += in[i].ndocs;
 	struct plist dead = {0}, docs = {0};
 	struct segr *r = xcalloc(k, sizeof *r);
-	int *have = xcalloc(k, sizeof *have);
+	/* each reader's current term; UINT64_MAX (above every term) once it
+	 * is done: the smallest is found in one tight pass */
+	uint64_t *head = xcalloc(k, sizeof *head);
 	struct segw w = {0}; /* read on the error path even when segw_begin() never ran */
 	int rc = load_dead(s, lo, hi, &dead);
 	if (!rc)
 		rc = segw_begin(&w, s, level_of(ndocs - (int64_t)dead.n), lo, hi, ndocs - (int64_t)dead.n);
 	for (size_t i = 0; i < k && !rc; i++) {
 		segr_open(&r[i], s, &in[i]);
-		have[i] = segr_next(&r[i]);
-		if (have[i] < 0)
-			rc = -1;
+		rc = merge_next(&r[i], &head[i]);
 	}
 	while (!rc && !w.rc) {
 		uint64_t t = UINT64_MAX;
-		int any = 0;
 		for (size_t i = 0; i < k; i++)
-			if (have[i] == 1 && (!any || r[i].term < t))
-				t = r[i].term, any = 1;
-		if (!any)
+			t = head[i] < t ? head[i] : t;
+		if (t == UINT64_MAX)
 			break;
 		s->tail.len = 0;
 		uint64_t n = 0;
 		int64_t first = -1, last = -1;
 		for (size_t i = 0; i < k && !rc; i++) {
-			if (have[i] != 1 || r[i].term != t)
+			if (head[i] != t)
 				continue;
 			if (!dead.n) { /* concatenate without decoding */
 				if (first < 0)
@@ -1380,9 +1399,7 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 					n++;
 				}
 			}
-			have[i] = segr_next(&r[i]);
-			if (have[i] < 0)
-				rc = -1;
+			rc = merge_next(&r[i], &head[i]);
 		}
 		if (!rc && n)
 			segw_entry(&w, t, n, first, last, s->tail.v, s->tail.len);
@@ -1406,7 +1423,7 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 		}
 	}
 	free(r);
-	free(have);
+	free(head);
 	free(dead.v);
 	free(docs.v);
 	s->merges++;

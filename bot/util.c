@@ -106,7 +106,7 @@ int strv_equal(const struct strv *a, const struct strv *b)
 	return 1;
 }
 
-static void sbuf_grow(struct sbuf *b, size_t extra)
+void sbuf_grow(struct sbuf *b, size_t extra)
 {
 	if (b->len + extra + 1 <= b->cap)
 		return;
@@ -115,14 +115,6 @@ static void sbuf_grow(struct sbuf *b, size_t extra)
 		cap *= 2;
 	b->s = xrealloc(b->s, cap);
 	b->cap = cap;
-}
-
-void sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-	sbuf_grow(b, n);
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = 0;
 }
 
 char *sbuf_room(struct sbuf *b, size_t n)
@@ -135,16 +127,6 @@ void sbuf_added(struct sbuf *b, size_t k)
 {
 	b->len += k;
 	b->s[b->len] = 0;
-}
-
-void sbuf_adds(struct sbuf *b, const char *s)
-{
-	sbuf_add(b, s, strlen(s));
-}
-
-void sbuf_addc(struct sbuf *b, char c)
-{
-	sbuf_add(b, &c, 1);
 }
 
 void sbuf_vaddf(struct sbuf *b, const char *fmt, va_list ap)

@@ -35,9 +35,29 @@ struct sbuf {
 	char *s;
 	size_t len, cap;
 };
-void sbuf_add(struct sbuf *b, const char *s, size_t n);
-void sbuf_adds(struct sbuf *b, const char *s);
-void sbuf_addc(struct sbuf *b, char c);
+/* Room for extra more bytes and the NUL (the slow path of the adds). */
+void sbuf_grow(struct sbuf *b, size_t extra);
+/* The adds are inline: JSON and text assembly call them per piece. */
+static inline void sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		sbuf_grow(b, n);
+	if (n)
+		memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = 0;
+}
+static inline void sbuf_adds(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, s, strlen(s));
+}
+static inline void sbuf_addc(struct sbuf *b, char c)
+{
+	if (b->len + 2 > b->cap)
+		sbuf_grow(b, 1);
+	b->s[b->len++] = c;
+	b->s[b->len] = 0;
+}
 /* Room for n more bytes (filled by a read): where they go. sbuf_added()
  * then counts the k of them that were written. */
 char *sbuf_room(struct sbuf *b, size_t n);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +40,14 @@ static double cpu_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Kernel time of the process so far (writes, fsyncs, page faults). */
+static double sys_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -60,6 +69,7 @@ static void pct(const char *name, double *v, int n)
 /* Times of an ingest run: all of it, and its first `first` stories. */
 struct ingest_times {
 	double busy, busy_cpu, mark, mark_cpu;
+	double mark_sys; /* kernel time of the first stories, making them included */
 };
 
 /* Put `total` stories made from tpl as `ainews ingest` does (batches);
@@ -71,7 +81,7 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 	struct story s;
 	story_init(&s);
 	*t = (struct ingest_times){0};
-	double b0 = now_s(), bc0 = cpu_s();
+	double b0 = now_s(), bc0 = cpu_s(), sys0 = sys_s();
 	store_bulk(a->store); /* as `ainews ingest` does */
 	app_batch_begin(a);
 	t->busy += now_s() - b0, t->busy_cpu += cpu_s() - bc0;
@@ -93,7 +103,7 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 			app_batch_commit(a);
 		t->busy += now_s() - t0, t->busy_cpu += cpu_s() - c0;
 		if (i + 1 == first)
-			t->mark = t->busy, t->mark_cpu = t->busy_cpu;
+			t->mark = t->busy, t->mark_cpu = t->busy_cpu, t->mark_sys = sys_s() - sys0;
 	}
 	story_free(&s);
 	return 0;
@@ -200,6 +210,7 @@ int main(void)
 	printf("ingest.stories %d\n", first);
 	printf("ingest.stories_per_s %.0f\n", first / mark);
 	printf("ingest.cpu_us_per_story %.1f\n", mark_cpu / first * 1e6);
+	printf("ingest.kernel_us_per_story %.1f\n", it.mark_sys / first * 1e6);
 	printf("ingest.mb_per_s %.1f\n", first * (double)len / mark / 1e6);
 	printf("ingest.all_stories %d\n", total);
 	printf("ingest.all_stories_per_s %.0f\n", total / busy);

@@ -24,6 +24,7 @@
 #define STOP_GRACE_MS 3000     /* in-flight sends may finish within this */
 #define SOURCE_POLL_MS 30000
 #define RECENT_FAILURES 8      /* kept for /healthz */
+#define DAEMON_MERGE_BUDGET 50000 /* search-index entries per merge step */
 
 struct dplugin {
 	struct daemon *d;
@@ -548,6 +549,10 @@ int daemon_run(struct app *a, const struct daemon_opts *o)
 	 * instead of ~1.6 MB), same matches, slower on long texts; the
 	 * `ainews ingest` CLI keeps the fast one. */
 	topics_set_dense_budget(a->topics, 256u << 10);
+	/* Big search-index merges go in steps of ~50,000 entries (~25 ms),
+	 * one per commit, so none stalls the loop: the merge of sixteen
+	 * 4,096-story segments at story 65,536 would take seconds whole. */
+	store_merge_budget(a->store, DAEMON_MERGE_BUDGET);
 	/* One malloc arena for every thread (the REST worker would get its
 	 * own, with its own slack): the daemon's threads allocate little. */
 	mallopt(M_ARENA_MAX, 1);

@@ -376,11 +376,20 @@ enum {
 	S_DEAD_ADD,
 	S_DEAD_RANGE,
 	S_DEAD_DEL,
+	S_DEAD_DEL1,
+	S_SEG_GET,
+	S_SEG_LEVEL,
+	S_JOB_GET,
+	S_JOB_NEW,
+	S_JOB_SET,
+	S_JOB_DEL,
 	S_NSTMT
 };
 
 static const char *const stmt_sql[S_NSTMT] = {
-	[S_SEGS] = "SELECT seg, level, min_doc, max_doc, ndocs, nterms, nbytes FROM search_seg ORDER BY min_doc",
+	/* level -1: the output of a merge in steps, not done yet */
+	[S_SEGS] = "SELECT seg, level, min_doc, max_doc, ndocs, nterms, nbytes FROM search_seg WHERE level >= 0"
+		   " ORDER BY min_doc",
 	[S_SEG_DIR] = "SELECT dir FROM search_seg WHERE seg = ?1",
 	[S_SEG_NEW] = "INSERT INTO search_seg(level, min_doc, max_doc, ndocs, nterms, nbytes, dir)"
 		      " VALUES(?1, ?2, ?3, ?4, 0, 0, x'')",
@@ -392,6 +401,13 @@ static const char *const stmt_sql[S_NSTMT] = {
 	[S_DEAD_ADD] = "INSERT OR IGNORE INTO search_dead(doc) VALUES(?1)",
 	[S_DEAD_RANGE] = "SELECT doc FROM search_dead WHERE doc >= ?1 AND doc <= ?2 ORDER BY doc",
 	[S_DEAD_DEL] = "DELETE FROM search_dead WHERE doc >= ?1 AND doc <= ?2",
+	[S_DEAD_DEL1] = "DELETE FROM search_dead WHERE doc = ?1",
+	[S_SEG_GET] = "SELECT min_doc, nterms, nbytes, dir FROM search_seg WHERE seg = ?1",
+	[S_SEG_LEVEL] = "UPDATE search_seg SET level = ?2 WHERE seg = ?1",
+	[S_JOB_GET] = "SELECT out_seg, inputs, dead, next_term FROM search_merge ORDER BY out_seg LIMIT 1",
+	[S_JOB_NEW] = "INSERT INTO search_merge(out_seg, inputs, dead, next_term) VALUES(?1, ?2, ?3, 0)",
+	[S_JOB_SET] = "UPDATE search_merge SET next_term = ?2 WHERE out_seg = ?1",
+	[S_JOB_DEL] = "DELETE FROM search_merge WHERE out_seg = ?1",
 };
 
 /* A slot of the table that groups one bucket's keys by term; slots of
@@ -431,7 +447,8 @@ struct search {
 	uint64_t *rbits; /* a range query's bitmap */
 	size_t rbits_cap;
 	struct plist rlist; /* a range query's other terms' documents, one at a time */
-	int64_t merges;
+	int64_t merges, merge_steps;
+	int64_t merge_budget; /* input entries per merge step; 0: whole merges */
 };
 
 static void group_free(struct group *g);
@@ -1337,6 +1354,19 @@ static int seg_delete(struct search *s, int64_t seg)
 }
 
 /* Merge the k segments in (consecutive, oldest first) into one. */
+/* Position reader r at its first entry whose term is from or more; its
+ * term in *head, UINT64_MAX when there is none. */
+static int merge_seek(struct segr *r, uint64_t from, uint64_t *head)
+{
+	if (from && r->g->ndir)
+		r->next_chunk = dir_chunk(r->g, from);
+	int rc;
+	while ((rc = segr_next(r)) == 1 && r->term < from)
+		;
+	*head = rc == 1 ? r->term : UINT64_MAX;
+	return rc < 0 ? -1 : 0;
+}
+
 /* The reader's next entry: its term in *head, UINT64_MAX at the end. */
 static int merge_next(struct segr *r, uint64_t *head)
 {
@@ -1345,29 +1375,30 @@ static int merge_next(struct segr *r, uint64_t *head)
 	return rc < 0 ? -1 : 0;
 }
 
-static int merge(struct search *s, const struct seginfo *in, size_t k)
+/* Merge the k segments' entries from term `from` on into w, dropping the
+ * dead documents, until about `budget` input entries are read (at a term
+ * boundary; 0: all of them). *next: the first term not merged yet,
+ * UINT64_MAX when all are. */
+static int merge_terms(struct search *s, const struct seginfo *in, size_t k, const struct plist *dead,
+		       struct segw *w, uint64_t from, int64_t budget, uint64_t *next)
 {
-	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc, ndocs = 0;
-	for (size_t i = 0; i < k; i++)
-		ndocs += in[i].ndocs;
-	struct plist dead = {0}, docs = {0};
 	struct segr *r = xcalloc(k, sizeof *r);
 	/* each reader's current term; UINT64_MAX (above every term) once it
 	 * is done: the smallest is found in one tight pass */
 	uint64_t *head = xcalloc(k, sizeof *head);
-	struct segw w = {0}; /* read on the error path even when segw_begin() never ran */
-	int rc = load_dead(s, lo, hi, &dead);
-	if (!rc)
-		rc = segw_begin(&w, s, level_of(ndocs - (int64_t)dead.n), lo, hi, ndocs - (int64_t)dead.n);
+	struct plist docs = {0};
+	int64_t read = 0;
+	uint64_t t = UINT64_MAX;
+	int rc = 0;
 	for (size_t i = 0; i < k && !rc; i++) {
 		segr_open(&r[i], s, &in[i]);
-		rc = merge_next(&r[i], &head[i]);
+		rc = merge_seek(&r[i], from, &head[i]);
 	}
-	while (!rc && !w.rc) {
-		uint64_t t = UINT64_MAX;
+	while (!rc && !w->rc) {
+		t = UINT64_MAX;
 		for (size_t i = 0; i < k; i++)
 			t = head[i] < t ? head[i] : t;
-		if (t == UINT64_MAX)
+		if (t == UINT64_MAX || (budget > 0 && read >= budget))
 			break;
 		s->tail.len = 0;
 		uint64_t n = 0;
@@ -1375,7 +1406,8 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 		for (size_t i = 0; i < k && !rc; i++) {
 			if (head[i] != t)
 				continue;
-			if (!dead.n) { /* concatenate without decoding */
+			read++;
+			if (!dead->n) { /* concatenate without decoding */
 				if (first < 0)
 					first = r[i].first;
 				else
@@ -1389,7 +1421,7 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 					break;
 				}
 				for (size_t j = 0; j < docs.n; j++) {
-					if (plist_has(&dead, docs.v[j]))
+					if (plist_has(dead, docs.v[j]))
 						continue;
 					if (first < 0)
 						first = docs.v[j];
@@ -1402,14 +1434,35 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 			rc = merge_next(&r[i], &head[i]);
 		}
 		if (!rc && n)
-			segw_entry(&w, t, n, first, last, s->tail.v, s->tail.len);
+			segw_entry(w, t, n, first, last, s->tail.v, s->tail.len);
 	}
+	*next = t;
+	for (size_t i = 0; i < k; i++)
+		segr_close(&r[i]);
+	free(r);
+	free(head);
+	free(docs.v);
+	return rc ? rc : w->rc;
+}
+
+/* Merge k segments (consecutive, oldest first) into one, in this commit. */
+static int merge(struct search *s, const struct seginfo *in, size_t k)
+{
+	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc, ndocs = 0;
+	for (size_t i = 0; i < k; i++)
+		ndocs += in[i].ndocs;
+	struct plist dead = {0};
+	struct segw w = {0}; /* read on the error path even when segw_begin() never ran */
+	uint64_t next;
+	int rc = load_dead(s, lo, hi, &dead);
+	if (!rc)
+		rc = segw_begin(&w, s, level_of(ndocs - (int64_t)dead.n), lo, hi, ndocs - (int64_t)dead.n);
+	if (!rc)
+		rc = merge_terms(s, in, k, &dead, &w, 0, 0, &next);
 	if (!rc)
 		rc = segw_end(&w);
 	else if (w.dir.v)
 		free(w.dir.v);
-	for (size_t i = 0; i < k; i++)
-		segr_close(&r[i]);
 	for (size_t i = 0; i < k && !rc; i++)
 		rc = seg_delete(s, in[i].seg);
 	if (!rc && dead.n) {
@@ -1422,11 +1475,200 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 			rc = step_done(q);
 		}
 	}
-	free(r);
-	free(head);
 	free(dead.v);
-	free(docs.v);
 	s->merges++;
+	return rc;
+}
+
+/* ---- merges in steps ---- */
+
+/* Segment ids or documents as a blob of little-endian 64-bit numbers. */
+static void ids_blob(struct buf *b, const int64_t *v, size_t n)
+{
+	b->len = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t le[8];
+		store64le(le, (uint64_t)v[i]);
+		buf_add(b, le, 8);
+	}
+}
+
+/* Start merging k segments in steps: the output segment (level -1, so no
+ * query or merge sees it) and the job row; the first step is taken by
+ * the caller. The dead documents of the range now are dropped by every
+ * step, so their markers go when the merge is done; documents that die
+ * meanwhile are dropped from the steps after that and keep their markers
+ * for the next merge. */
+static int merge_begin(struct search *s, const struct seginfo *in, size_t k)
+{
+	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc, ndocs = 0;
+	for (size_t i = 0; i < k; i++)
+		ndocs += in[i].ndocs;
+	struct plist dead = {0};
+	struct segw w = {0};
+	int rc = load_dead(s, lo, hi, &dead);
+	if (!rc)
+		rc = segw_begin(&w, s, -1, lo, hi, ndocs - (int64_t)dead.n);
+	if (!rc)
+		rc = segw_end(&w); /* an empty directory so far */
+	else if (w.dir.v)
+		free(w.dir.v);
+	sqlite3_stmt *q = rc ? NULL : stmt(s, S_JOB_NEW);
+	if (!rc && !q)
+		rc = -1;
+	if (!rc) {
+		struct buf ids = {0}, dd = {0};
+		int64_t *segs = xmalloc(k * sizeof *segs);
+		for (size_t i = 0; i < k; i++)
+			segs[i] = in[i].seg;
+		ids_blob(&ids, segs, k);
+		ids_blob(&dd, dead.v, dead.n);
+		sqlite3_bind_int64(q, 1, w.seg);
+		sqlite3_bind_blob(q, 2, ids.v, (int)ids.len, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(q, 3, dd.v ? (const void *)dd.v : "", (int)dd.len, SQLITE_TRANSIENT);
+		rc = step_done(q);
+		free(segs);
+		free(ids.v);
+		free(dd.v);
+	}
+	free(dead.v);
+	return rc;
+}
+
+static int job_drop(struct search *s, int64_t out)
+{
+	sqlite3_stmt *q = stmt(s, S_JOB_DEL);
+	if (!q)
+		return -1;
+	sqlite3_bind_int64(q, 1, out);
+	return step_done(q);
+}
+
+/* The job's output segment, to go on writing it. */
+static int segw_resume(struct segw *w, struct search *s, int64_t seg)
+{
+	memset(w, 0, sizeof *w);
+	w->s = s;
+	w->seg = seg;
+	s->chunk.len = 0;
+	sqlite3_stmt *q = stmt(s, S_SEG_GET);
+	if (!q)
+		return -1;
+	sqlite3_bind_int64(q, 1, seg);
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		sqlite3_reset(q);
+		return -1;
+	}
+	w->min_doc = sqlite3_column_int64(q, 0);
+	w->nterms = sqlite3_column_int64(q, 1);
+	w->nbytes = sqlite3_column_int64(q, 2);
+	const void *dir = sqlite3_column_blob(q, 3);
+	size_t n = (size_t)sqlite3_column_bytes(q, 3);
+	if (n)
+		buf_add(&w->dir, dir, n);
+	sqlite3_reset(q);
+	return n % 8 ? -1 : 0;
+}
+
+/* One step of the pending merge in steps, if there is one: *stepped 1.
+ * Budget 0 takes all the rest at once (another process began it). */
+static int merge_step(struct search *s, int *stepped)
+{
+	*stepped = 0;
+	sqlite3_stmt *q = stmt(s, S_JOB_GET);
+	if (!q)
+		return -1;
+	int rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(q);
+		return rc == SQLITE_DONE ? 0 : -1;
+	}
+	*stepped = 1;
+	int64_t out = sqlite3_column_int64(q, 0);
+	uint64_t from = (uint64_t)sqlite3_column_int64(q, 3);
+	size_t k = (size_t)sqlite3_column_bytes(q, 1) / 8, ndead = (size_t)sqlite3_column_bytes(q, 2) / 8;
+	int64_t *ids = xmalloc((k + 1) * sizeof *ids), *gone = xmalloc((ndead + 1) * sizeof *gone);
+	const uint8_t *b1 = sqlite3_column_blob(q, 1), *b2 = sqlite3_column_blob(q, 2);
+	for (size_t i = 0; i < k; i++)
+		ids[i] = (int64_t)load64le(b1 + 8 * i);
+	for (size_t i = 0; i < ndead; i++)
+		gone[i] = (int64_t)load64le(b2 + 8 * i);
+	sqlite3_reset(q);
+
+	/* The inputs, oldest first, as the segment list has them. */
+	struct seginfo *in = xcalloc(k + 1, sizeof *in);
+	size_t found = 0;
+	for (size_t i = 0; i < k; i++)
+		for (size_t j = 0; j < s->nsegs; j++)
+			if (s->segs[j].seg == ids[i])
+				in[found++] = s->segs[j];
+	struct plist dead = {0};
+	struct segw w = {0};
+	uint64_t next = UINT64_MAX;
+	rc = 0;
+	if (!k || found != k) {
+		/* Its inputs are not there (cannot happen: they go with the job
+		 * row, in one transaction); drop the half-made output. */
+		rc = seg_delete(s, out);
+		if (!rc)
+			rc = job_drop(s, out);
+		goto done;
+	}
+	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc;
+	rc = load_dead(s, lo, hi, &dead);
+	if (!rc)
+		rc = segw_resume(&w, s, out);
+	if (!rc)
+		rc = merge_terms(s, in, k, &dead, &w, from, s->merge_budget, &next);
+	if (!rc)
+		rc = segw_end(&w);
+	else if (w.dir.v)
+		free(w.dir.v);
+	if (rc)
+		goto done;
+	s->merge_steps++;
+	if (next != UINT64_MAX) {
+		q = stmt(s, S_JOB_SET);
+		if (!q) {
+			rc = -1;
+			goto done;
+		}
+		sqlite3_bind_int64(q, 1, out);
+		sqlite3_bind_int64(q, 2, (int64_t)next);
+		rc = step_done(q);
+		goto done;
+	}
+	/* The last step: the output replaces its inputs. */
+	int64_t ndocs = 0;
+	for (size_t i = 0; i < k; i++)
+		ndocs += in[i].ndocs;
+	q = stmt(s, S_SEG_LEVEL);
+	if (!q) {
+		rc = -1;
+		goto done;
+	}
+	sqlite3_bind_int64(q, 1, out);
+	sqlite3_bind_int(q, 2, level_of(ndocs - (int64_t)ndead));
+	rc = step_done(q);
+	for (size_t i = 0; i < k && !rc; i++)
+		rc = seg_delete(s, in[i].seg);
+	for (size_t i = 0; i < ndead && !rc; i++) {
+		q = stmt(s, S_DEAD_DEL1);
+		if (!q)
+			rc = -1;
+		else {
+			sqlite3_bind_int64(q, 1, gone[i]);
+			rc = step_done(q);
+		}
+	}
+	if (!rc)
+		rc = job_drop(s, out);
+	s->merges++;
+done:
+	free(ids);
+	free(gone);
+	free(in);
+	free(dead.v);
 	return rc;
 }
 
@@ -1438,12 +1680,19 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
  * each is a contiguous run, and a run of FANOUT or more is merged (the
  * newest such run first). A big segment is rewritten only when FANOUT of
  * its class have gathered, so each document is rewritten about once per
- * level, and a query sees at most about FANOUT segments per level. */
+ * level, and a query sees at most about FANOUT segments per level.
+ * With a merge budget, a merge of more input entries than the budget goes
+ * in steps, one per flush (merge_step()); while one is under way no other
+ * merge starts, so its inputs stay as they are. */
 static int merge_due(struct search *s)
 {
 	for (;;) {
 		if (segs_load(s))
 			return -1;
+		int stepped;
+		int rc = merge_step(s, &stepped);
+		if (rc || stepped)
+			return rc;
 		size_t n = s->nsegs, take = 0, end = 0;
 		if (n < SEARCH_FANOUT)
 			return 0;
@@ -1467,11 +1716,22 @@ static int merge_due(struct search *s)
 		 * because merging reloads nothing until it is done. */
 		struct seginfo *in = xmalloc(take * sizeof *in);
 		memcpy(in, s->segs + end - take, take * sizeof *in);
-		int rc = merge(s, in, take);
+		int64_t entries = 0;
+		for (size_t i = 0; i < take; i++)
+			entries += in[i].nterms;
+		if (s->merge_budget > 0 && entries > s->merge_budget)
+			rc = merge_begin(s, in, take); /* the loop takes its first step */
+		else
+			rc = merge(s, in, take);
 		free(in);
 		if (rc)
 			return rc;
 	}
+}
+
+void search_set_merge_budget(struct search *s, int64_t entries)
+{
+	s->merge_budget = entries > 0 ? entries : 0;
 }
 
 int search_dead(struct search *s, int64_t doc)
@@ -1489,7 +1749,8 @@ int search_clear(struct search *s)
 	dircache_clear(s);
 	s->nsegs = 0;
 	char *msg = NULL;
-	int rc = sqlite3_exec(s->db, "DELETE FROM search_chunk; DELETE FROM search_seg; DELETE FROM search_dead;", NULL,
+	int rc = sqlite3_exec(s->db, "DELETE FROM search_chunk; DELETE FROM search_seg; DELETE FROM search_dead;"
+			      " DELETE FROM search_merge;", NULL,
 			      NULL, &msg);
 	sqlite3_free(msg);
 	return rc == SQLITE_OK ? 0 : -1;
@@ -1507,6 +1768,7 @@ int search_stats(struct search *s, struct search_stats *out)
 		out->docs += s->segs[i].ndocs;
 	}
 	out->merges = s->merges;
+	out->merge_steps = s->merge_steps;
 	return 0;
 }
 

@@ -69,10 +69,16 @@ void search_discard(struct search *s);
 int search_dead(struct search *s, int64_t doc);
 /* Drop the whole index (before a rebuild). */
 int search_clear(struct search *s);
+/* Merges bigger than this many input entries (terms of segments) go in
+ * steps of about that many, one step per flush; the output is invisible,
+ * the inputs answer queries, until the last step swaps them. Its state is
+ * in the database (table search_merge), so a step survives the process
+ * and any process may take the next one. 0 (the default): whole merges. */
+void search_set_merge_budget(struct search *s, int64_t entries);
 
 /* Statistics for benchmarks and /metrics-style reporting. */
 struct search_stats {
-	int64_t segments, chunks, bytes, docs, merges;
+	int64_t segments, chunks, bytes, docs, merges, merge_steps;
 };
 int search_stats(struct search *s, struct search_stats *out);
 

@@ -189,6 +189,12 @@ static const char *const migrations[] = {
 	"DROP TABLE IF EXISTS story_class; DROP TABLE IF EXISTS class_names;"
 	"DELETE FROM search_chunk; DELETE FROM search_seg; DELETE FROM search_dead;"
 	"INSERT OR REPLACE INTO meta(key, value) SELECT 'search_rebuild', 1 WHERE EXISTS (SELECT 1 FROM stories);",
+	/* 4 -> 5: a merge of the search index done in steps, one per commit
+	 * (bot/search.c): its output segment (level -1 until it is done), its
+	 * input segments, the dead documents dropped from every step, and the
+	 * first term the next step merges. */
+	"CREATE TABLE IF NOT EXISTS search_merge(out_seg INTEGER PRIMARY KEY, inputs BLOB NOT NULL, dead BLOB NOT NULL,"
+	"  next_term INTEGER NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 
@@ -499,6 +505,11 @@ void store_cache_kb(struct store *st, int kb)
 void store_release_memory(struct store *st)
 {
 	sqlite3_db_release_memory(st->db);
+}
+
+void store_merge_budget(struct store *st, int64_t entries)
+{
+	search_set_merge_budget(st->search, entries);
 }
 
 void store_bulk(struct store *st)

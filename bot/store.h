@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "story.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 struct normaliser;
@@ -39,6 +39,10 @@ void store_set_normaliser(struct store *st, struct normaliser *n);
  * copied back once: 12% fewer bytes written). Not for the daemon, which
  * keeps SQLite's small defaults. */
 void store_bulk(struct store *st);
+/* Merge the search index in steps of about this many entries per commit
+ * (0, the default: each merge whole, in the commit that makes it due).
+ * The daemon sets it so a big merge never stalls its loop. */
+void store_merge_budget(struct store *st, int64_t entries);
 
 /* SQLite's page cache for this connection, at most kb KiB. */
 void store_cache_kb(struct store *st, int kb);

@@ -83,7 +83,10 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 	story_init(&s);
 	*t = (struct ingest_times){0};
 	double b0 = now_s(), bc0 = cpu_s(), sys0 = sys_s();
-	store_bulk(a->store); /* as `ainews ingest` does */
+	if (getenv("BENCH_MERGE_BUDGET")) /* the daemon's store: its cache, checkpoints, merges in steps */
+		store_merge_budget(a->store, atoll(getenv("BENCH_MERGE_BUDGET")));
+	else
+		store_bulk(a->store); /* as `ainews ingest` does */
 	app_batch_begin(a);
 	t->busy += now_s() - b0, t->busy_cpu += cpu_s() - bc0;
 	for (int i = 0; i < total; i++) {

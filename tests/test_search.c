@@ -5,12 +5,13 @@
 #define _GNU_SOURCE
 #include <sqlite3.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "search.h"
 #include "t.h"
 #include "util.h"
 
-/* The tables as schema 2 makes them (bot/store.c). */
+/* The tables as schema 5 makes them (bot/store.c). */
 static sqlite3 *open_db(void)
 {
 	sqlite3 *db = NULL;
@@ -20,7 +21,9 @@ static sqlite3 *open_db(void)
 		     " min_doc INTEGER NOT NULL, max_doc INTEGER NOT NULL, ndocs INTEGER NOT NULL,"
 		     " nterms INTEGER NOT NULL, nbytes INTEGER NOT NULL, dir BLOB NOT NULL);"
 		     "CREATE TABLE search_chunk(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
-		     "CREATE TABLE search_dead(doc INTEGER PRIMARY KEY);",
+		     "CREATE TABLE search_dead(doc INTEGER PRIMARY KEY);"
+		     "CREATE TABLE search_merge(out_seg INTEGER PRIMARY KEY, inputs BLOB NOT NULL, dead BLOB NOT NULL,"
+		     " next_term INTEGER NOT NULL);",
 		     NULL, NULL, NULL);
 	return db;
 }
@@ -185,11 +188,14 @@ static char *random_query(void)
 enum { NDOCS = 3000 };
 
 /* with_dead: supersede a twentieth of the documents, so merges take the
- * decoding path that drops them; without, the concatenating one. */
-static void test_random_against_brute_force(int with_dead)
+ * decoding path that drops them; without, the concatenating one. budget:
+ * merges in steps of that many entries (0: whole), so queries also run
+ * while merges are half done. */
+static void test_random_against_brute_force(int with_dead, int64_t budget)
 {
 	sqlite3 *db = open_db();
 	struct search *s = search_new(db);
+	search_set_merge_budget(s, budget);
 	char **text = xcalloc(NDOCS + 1, sizeof *text);
 	int *live = xcalloc(NDOCS + 1, sizeof *live);
 	/* Batches of 1..300 documents, as a daemon (one story) and the CLI
@@ -218,8 +224,13 @@ static void test_random_against_brute_force(int with_dead)
 	}
 	struct search_stats st;
 	T_INT(search_stats(s, &st), 0);
-	T_OK(st.segments <= 48, "merges keep the segments few: %lld", (long long)st.segments);
+	T_OK(st.segments <= (budget ? 96 : 48), "merges keep the segments few: %lld", (long long)st.segments);
 	T_OK(st.merges > 0, "merges happened: %lld", (long long)st.merges);
+	if (budget)
+		T_OK(st.merge_steps > st.merges, "merges went in steps: %lld steps, %lld merges",
+		     (long long)st.merge_steps, (long long)st.merges);
+	else
+		T_INT(st.merge_steps, 0);
 
 	int bad = 0, nonempty = 0;
 	for (int k = 0; k < 300; k++) {
@@ -268,7 +279,10 @@ static void test_random_against_brute_force(int with_dead)
 	/* A full merge drops dead documents' postings and their markers. */
 	int64_t dead_before = count_rows(db, "SELECT count(*) FROM search_dead");
 	T_OK(dead_before >= 0, "dead markers: %lld", (long long)dead_before);
-	for (int i = 0; i < 8 * 8 * 8; i++) { /* enough small segments to sweep everything up */
+	/* small segments until a merge sweeps the old ones up (merges in
+	 * steps hold others back meanwhile, so that may take longer) */
+	for (int i = 0; i < 16 * 16 * 16 && dead_before &&
+			count_rows(db, "SELECT count(*) FROM search_dead") == dead_before; i++) {
 		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 		add1(s, ++doc, "filler");
 		search_flush(s);
@@ -508,11 +522,113 @@ static void test_classes(void)
 	sqlite3_close(db);
 }
 
+/* A merge in steps: invisible until done, queries answered by its inputs
+ * meanwhile, its state in the database (a new process takes the next
+ * step; one without a budget finishes it), and the dead documents of its
+ * start dropped with their markers. */
+static void test_merge_in_steps(void)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	search_set_merge_budget(s, 5);
+	/* 16 one-document segments of ten distinct words each: 160 entries */
+	static char text[17][256];
+	for (int d = 1; d <= 16; d++) {
+		int o = 0;
+		for (int w = 0; w < 10; w++)
+			o += snprintf(text[d] + o, sizeof text[d] - (size_t)o, "w%dx%d shared ", d, w);
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		add1(s, d, text[d]);
+		if (d == 16) /* dead before the merge starts: dropped, marker removed */
+			search_dead(s, 3);
+		T_INT(search_flush(s), 0);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	struct search_stats st;
+	T_INT(search_stats(s, &st), 0);
+	T_INT(st.merge_steps, 1); /* the 16th flush began it and took one step */
+	T_INT(st.merges, 0);
+	T_INT(st.segments, 16); /* the inputs still answer */
+	T_INT(count_rows(db, "SELECT count(*) FROM search_seg WHERE level = -1"), 1);
+	T_INT(count_rows(db, "SELECT count(*) FROM search_merge"), 1);
+	T_STR(run(s, "shared", 0), "16,15,14,13,12,11,10,9,8,7,6,5,4,3,2,1");
+	T_STR(run(s, "w7x3", 0), "7");
+
+	/* a document dies during the merge: its marker stays */
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	search_dead(s, 9);
+	add1(s, 17, "w17x0 shared");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_INT(search_stats(s, &st), 0);
+	T_INT(st.merge_steps, 2);
+	T_STR(run(s, "w16x9", 0), "16");
+
+	/* another process (or this one, restarted) takes the next step */
+	search_free(s);
+	s = search_new(db);
+	search_set_merge_budget(s, 5);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, 18, "w18x0 shared");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_INT(search_stats(s, &st), 0);
+	T_INT(st.merge_steps, 1);
+	T_INT(count_rows(db, "SELECT count(*) FROM search_merge"), 1);
+
+	/* a step that rolls back leaves the job as it was */
+	int64_t at = count_rows(db, "SELECT next_term FROM search_merge");
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, 19, "w19x0 shared");
+	T_INT(search_flush(s), 0);
+	T_OK(count_rows(db, "SELECT next_term FROM search_merge") != at, "the step moved on");
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	T_INT(count_rows(db, "SELECT next_term FROM search_merge"), at);
+
+	/* one without a budget finishes it */
+	search_free(s);
+	s = search_new(db);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, 20, "w20x0 shared");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_INT(count_rows(db, "SELECT count(*) FROM search_merge"), 0);
+	T_INT(count_rows(db, "SELECT count(*) FROM search_seg WHERE level < 0"), 0);
+	T_INT(search_stats(s, &st), 0);
+	T_INT(st.merges, 1);
+	T_INT(st.segments, 4); /* the merged one, 17, 18, 20 */
+	/* 3 was dead at the start: dropped, its marker gone; 9 died during
+	 * the merge: dropped from the terms merged after that (the others
+	 * keep it, as any segment keeps a document that dies after it is
+	 * written), its marker kept for the next merge */
+	const char *all = run(s, "shared", 0);
+	T_OK(!strcmp(all, "20,18,17,16,15,14,13,12,11,10,9,8,7,6,5,4,2,1") ||
+		     !strcmp(all, "20,18,17,16,15,14,13,12,11,10,8,7,6,5,4,2,1"),
+	     "shared: %s", all);
+	T_STR(run(s, "w3x0", 0), "");
+	T_INT(count_rows(db, "SELECT count(*) FROM search_dead WHERE doc = 3"), 0);
+	T_INT(count_rows(db, "SELECT count(*) FROM search_dead WHERE doc = 9"), 1);
+	for (int d = 1; d <= 16; d++) {
+		for (int w = 0; w < 10; w++) {
+			char q[32], want[16];
+			snprintf(q, sizeof q, "w%dx%d", d, w);
+			snprintf(want, sizeof want, "%d", d % 100);
+			if (d != 9)
+				T_STR(run(s, q, 0), d == 3 ? "" : want);
+		}
+	}
+	search_free(s);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	test_basics();
-	test_random_against_brute_force(0);
-	test_random_against_brute_force(1);
+	test_random_against_brute_force(0, 0);
+	test_random_against_brute_force(1, 0);
+	test_random_against_brute_force(0, 400);
+	test_random_against_brute_force(1, 400);
+	test_merge_in_steps();
 	test_corruption();
 	test_discard_and_big_batches();
 	test_mixed_flushes();

@@ -488,12 +488,55 @@ static void test_class_listings(void)
 	store_close(st);
 }
 
+/* The daemon's setting: index merges in steps, one per commit. Every
+ * story stays findable while merges are half done, and listings by class
+ * too. */
+static void test_merges_in_steps(void)
+{
+	struct store *st;
+	char *err = NULL;
+	T_OK(store_open(":memory:", &st, &err) == 0, "open: %s", err ? err : "");
+	if (!st)
+		return;
+	store_merge_budget(st, 20);
+	enum { N = 80 };
+	int bad = 0;
+	for (int i = 1; i <= N; i++) {
+		char id[32], text[128];
+		snprintf(id, sizeof id, "s-%d", i);
+		snprintf(text, sizeof text, "word%dalpha word%dbeta 算力%d common", i, i, i % 7);
+		struct story s = mk(id, "t", NULL, 50);
+		strv_push(&s.topics, i % 2 ? "odd" : "even");
+		T_INT(put(st, &s, text), 0);
+		story_free(&s);
+		for (int j = 1; j <= i; j++) { /* each one so far, by its own words */
+			char q[32], want[32];
+			snprintf(q, sizeof q, "word%dbeta", j);
+			snprintf(want, sizeof want, "s-%d", j);
+			const char *got = search(st, q);
+			if (strcmp(got, want) && bad++ < 5)
+				printf("# after %d: %s -> %s\n", i, q, got);
+		}
+		struct store_query qr = {.topic = "odd", .limit = 100};
+		static struct big_ids got;
+		memset(&got, 0, sizeof got);
+		if (store_list(st, &qr, big_ids_cb, &got) != (i + 1) / 2 && bad++ < 5)
+			printf("# after %d: %d odd ones listed\n", i, store_list(st, &qr, big_ids_cb, &got));
+	}
+	T_INT(bad, 0);
+	int64_t segs = 0, bytes = 0;
+	store_search_stats(st, &segs, &bytes);
+	T_OK(segs < N, "merged: %lld segments for %d stories", (long long)segs, N);
+	store_close(st);
+}
+
 int main(void)
 {
 	test_schema();
 	test_migration_outbox();
 	test_revisions_and_search();
 	test_class_listings();
+	test_merges_in_steps();
 	test_rules_prefs();
 	test_outbox();
 	test_two_connections();

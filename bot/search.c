@@ -1616,10 +1616,18 @@ static int merge_step(struct search *s, int *stepped)
 	}
 	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc;
 	rc = load_dead(s, lo, hi, &dead);
-	if (!rc)
-		rc = segw_resume(&w, s, out);
-	if (!rc)
-		rc = merge_terms(s, in, k, &dead, &w, from, s->merge_budget, &next);
+	if (rc)
+		goto done;
+	if (segw_resume(&w, s, out)) {
+		/* Its output is gone or damaged (cannot happen either): start
+		 * over, so no commit fails on it for ever. */
+		free(w.dir.v);
+		rc = seg_delete(s, out);
+		if (!rc)
+			rc = job_drop(s, out);
+		goto done;
+	}
+	rc = merge_terms(s, in, k, &dead, &w, from, s->merge_budget, &next);
 	if (!rc)
 		rc = segw_end(&w);
 	else if (w.dir.v)

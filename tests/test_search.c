@@ -621,6 +621,44 @@ static void test_merge_in_steps(void)
 	sqlite3_close(db);
 }
 
+/* A merge in steps whose output went missing is begun again, never left
+ * to fail every commit. */
+static void test_merge_in_steps_lost_output(void)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	search_set_merge_budget(s, 5);
+	for (int d = 1; d <= 17; d++) {
+		char text[64];
+		snprintf(text, sizeof text, "a%d b%d c%d common", d, d, d);
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		add1(s, d, text);
+		T_INT(search_flush(s), 0);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		if (d == 16) {
+			T_INT(count_rows(db, "SELECT count(*) FROM search_merge"), 1);
+			sqlite3_exec(db, "DELETE FROM search_seg WHERE level < 0", NULL, NULL, NULL);
+		}
+	}
+	/* the 17th flush dropped the broken job; the 18th begins it again */
+	T_INT(count_rows(db, "SELECT count(*) FROM search_merge"), 0);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, 18, "a18 common");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_INT(count_rows(db, "SELECT count(*) FROM search_merge"), 1);
+	search_set_merge_budget(s, 0);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, 19, "a19 common");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_INT(count_rows(db, "SELECT count(*) FROM search_merge"), 0);
+	T_STR(run(s, "common", 0), "19,18,17,16,15,14,13,12,11,10,9,8,7,6,5,4,3,2,1");
+	T_STR(run(s, "b7", 0), "7");
+	search_free(s);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	test_basics();
@@ -629,6 +667,7 @@ int main(void)
 	test_random_against_brute_force(0, 400);
 	test_random_against_brute_force(1, 400);
 	test_merge_in_steps();
+	test_merge_in_steps_lost_output();
 	test_corruption();
 	test_discard_and_big_batches();
 	test_mixed_flushes();

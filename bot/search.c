@@ -778,13 +778,19 @@ struct segw {
 	int rc;
 };
 
-static int segw_begin(struct segw *w, struct search *s, int level, int64_t min_doc, int64_t max_doc,
-		      int64_t ndocs)
+/* An empty writer, the chunk buffer empty. */
+static void segw_init(struct segw *w, struct search *s)
 {
 	memset(w, 0, sizeof *w);
 	w->s = s;
-	w->min_doc = min_doc;
 	s->chunk.len = 0;
+}
+
+static int segw_begin(struct segw *w, struct search *s, int level, int64_t min_doc, int64_t max_doc,
+		      int64_t ndocs)
+{
+	segw_init(w, s);
+	w->min_doc = min_doc;
 	sqlite3_stmt *q = stmt(s, S_SEG_NEW);
 	if (!q)
 		return -1;
@@ -1547,10 +1553,8 @@ static int job_drop(struct search *s, int64_t out)
 /* The job's output segment, to go on writing it. */
 static int segw_resume(struct segw *w, struct search *s, int64_t seg)
 {
-	memset(w, 0, sizeof *w);
-	w->s = s;
+	segw_init(w, s);
 	w->seg = seg;
-	s->chunk.len = 0;
 	sqlite3_stmt *q = stmt(s, S_SEG_GET);
 	if (!q)
 		return -1;

@@ -1359,7 +1359,6 @@ static int seg_delete(struct search *s, int64_t seg)
 	return step_done(q);
 }
 
-/* Merge the k segments in (consecutive, oldest first) into one. */
 /* Position reader r at its first entry whose term is from or more; its
  * term in *head, UINT64_MAX when there is none. */
 static int merge_seek(struct segr *r, uint64_t from, uint64_t *head)
@@ -1451,12 +1450,19 @@ static int merge_terms(struct search *s, const struct seginfo *in, size_t k, con
 	return rc ? rc : w->rc;
 }
 
+/* The documents of k segments, superseded ones included. */
+static int64_t segs_ndocs(const struct seginfo *in, size_t k)
+{
+	int64_t n = 0;
+	for (size_t i = 0; i < k; i++)
+		n += in[i].ndocs;
+	return n;
+}
+
 /* Merge k segments (consecutive, oldest first) into one, in this commit. */
 static int merge(struct search *s, const struct seginfo *in, size_t k)
 {
-	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc, ndocs = 0;
-	for (size_t i = 0; i < k; i++)
-		ndocs += in[i].ndocs;
+	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc, ndocs = segs_ndocs(in, k);
 	struct plist dead = {0};
 	struct segw w = {0}; /* read on the error path even when segw_begin() never ran */
 	uint64_t next;
@@ -1507,9 +1513,7 @@ static void ids_blob(struct buf *b, const int64_t *v, size_t n)
  * for the next merge. */
 static int merge_begin(struct search *s, const struct seginfo *in, size_t k)
 {
-	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc, ndocs = 0;
-	for (size_t i = 0; i < k; i++)
-		ndocs += in[i].ndocs;
+	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc, ndocs = segs_ndocs(in, k);
 	struct plist dead = {0};
 	struct segw w = {0};
 	int rc = load_dead(s, lo, hi, &dead);
@@ -1548,6 +1552,16 @@ static int job_drop(struct search *s, int64_t out)
 		return -1;
 	sqlite3_bind_int64(q, 1, out);
 	return step_done(q);
+}
+
+/* A job that cannot go on (its inputs or its output are not there: cannot
+ * happen, they change in one transaction with the job row) is given up,
+ * its half-made output with it, so no commit fails on it for ever; the
+ * run is merged again once due. */
+static int job_abandon(struct search *s, int64_t out)
+{
+	int rc = seg_delete(s, out);
+	return rc ? rc : job_drop(s, out);
 }
 
 /* The job's output segment, to go on writing it. */
@@ -1611,11 +1625,7 @@ static int merge_step(struct search *s, int *stepped)
 	uint64_t next = UINT64_MAX;
 	rc = 0;
 	if (!k || found != k) {
-		/* Its inputs are not there (cannot happen: they go with the job
-		 * row, in one transaction); drop the half-made output. */
-		rc = seg_delete(s, out);
-		if (!rc)
-			rc = job_drop(s, out);
+		rc = job_abandon(s, out);
 		goto done;
 	}
 	int64_t lo = in[0].min_doc, hi = in[k - 1].max_doc;
@@ -1623,12 +1633,8 @@ static int merge_step(struct search *s, int *stepped)
 	if (rc)
 		goto done;
 	if (segw_resume(&w, s, out)) {
-		/* Its output is gone or damaged (cannot happen either): start
-		 * over, so no commit fails on it for ever. */
 		free(w.dir.v);
-		rc = seg_delete(s, out);
-		if (!rc)
-			rc = job_drop(s, out);
+		rc = job_abandon(s, out);
 		goto done;
 	}
 	rc = merge_terms(s, in, k, &dead, &w, from, s->merge_budget, &next);
@@ -1651,16 +1657,13 @@ static int merge_step(struct search *s, int *stepped)
 		goto done;
 	}
 	/* The last step: the output replaces its inputs. */
-	int64_t ndocs = 0;
-	for (size_t i = 0; i < k; i++)
-		ndocs += in[i].ndocs;
 	q = stmt(s, S_SEG_LEVEL);
 	if (!q) {
 		rc = -1;
 		goto done;
 	}
 	sqlite3_bind_int64(q, 1, out);
-	sqlite3_bind_int(q, 2, level_of(ndocs - (int64_t)ndead));
+	sqlite3_bind_int(q, 2, level_of(segs_ndocs(in, k) - (int64_t)ndead));
 	rc = step_done(q);
 	for (size_t i = 0; i < k && !rc; i++)
 		rc = seg_delete(s, in[i].seg);

@@ -48,6 +48,21 @@ static double sys_s(void)
 	return ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+/* Bytes this process has handed to write calls so far (/proc/self/io
+ * wchar): the WAL, checkpoints, anything else; -1 when unknown. */
+static double written_bytes(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	double v = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "wchar: ", 7))
+			v = atof(line + 7);
+	if (f)
+		fclose(f);
+	return v;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -70,6 +85,7 @@ static void pct(const char *name, double *v, int n)
 struct ingest_times {
 	double busy, busy_cpu, mark, mark_cpu;
 	double mark_sys; /* kernel time of the first stories, making them included */
+	double mark_written; /* bytes written for the first stories */
 	double max_commit; /* the longest batch commit (search flush and merges) */
 };
 
@@ -82,7 +98,7 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 	struct story s;
 	story_init(&s);
 	*t = (struct ingest_times){0};
-	double b0 = now_s(), bc0 = cpu_s(), sys0 = sys_s();
+	double b0 = now_s(), bc0 = cpu_s(), sys0 = sys_s(), w0 = written_bytes();
 	if (getenv("BENCH_MERGE_BUDGET")) /* the daemon's store: its cache, checkpoints, merges in steps */
 		store_merge_budget(a->store, atoll(getenv("BENCH_MERGE_BUDGET")));
 	else
@@ -110,7 +126,8 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 		}
 		t->busy += now_s() - t0, t->busy_cpu += cpu_s() - c0;
 		if (i + 1 == first)
-			t->mark = t->busy, t->mark_cpu = t->busy_cpu, t->mark_sys = sys_s() - sys0;
+			t->mark = t->busy, t->mark_cpu = t->busy_cpu, t->mark_sys = sys_s() - sys0,
+			t->mark_written = written_bytes() - w0;
 	}
 	story_free(&s);
 	return 0;
@@ -218,6 +235,7 @@ int main(void)
 	printf("ingest.stories_per_s %.0f\n", first / mark);
 	printf("ingest.cpu_us_per_story %.1f\n", mark_cpu / first * 1e6);
 	printf("ingest.kernel_us_per_story %.1f\n", it.mark_sys / first * 1e6);
+	printf("ingest.written_kb_per_story %.1f\n", it.mark_written / first / 1024);
 	printf("ingest.mb_per_s %.1f\n", first * (double)len / mark / 1e6);
 	printf("ingest.all_stories %d\n", total);
 	printf("ingest.all_stories_per_s %.0f\n", total / busy);

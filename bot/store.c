@@ -10,16 +10,15 @@
 #define _GNU_SOURCE
 #include "store.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include "normalise.h"
 #include "search.h"
+#include "writeback.h"
 
 /* Databases of schema version 1 hold an FTS5 table made with our old
  * "ainews" tokenizer; SQLite cannot drop it unless a tokenizer of that name
@@ -322,7 +321,6 @@ struct store {
 	sqlite3_stmt *list_q[64]; /* store_list by shape: topic|entity|since|order|brief|window */
 	struct search *search;
 	struct normaliser *norm; /* borrowed; for search verification and rebuilds */
-	char *wal_path; /* bulk mode: the WAL, whose writeback each commit starts */
 };
 
 static int fail(struct store *st, const char *what)
@@ -447,6 +445,9 @@ static int migrate(struct store *st)
 static void sqlite_setup(void)
 {
 	sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)NULL, 0, 0);
+	/* the default VFS from here on: see writeback.h (forwards only, if it
+	 * cannot register: SQLite's own default stays) */
+	writeback_register();
 }
 
 int store_open(const char *path, struct store **out, char **err)
@@ -495,7 +496,6 @@ void store_close(struct store *st)
 		sqlite3_finalize(st->list_q[i]);
 	search_free(st->search);
 	sqlite3_close(st->db);
-	free(st->wal_path);
 	free(st);
 }
 
@@ -519,31 +519,8 @@ void store_merge_budget(struct store *st, int64_t entries)
 void store_bulk(struct store *st)
 {
 	exec(st, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16000;");
-	const char *db = sqlite3_db_filename(st->db, "main");
-	if (db && *db && !st->wal_path)
-		st->wal_path = xasprintf("%s-wal", db);
 }
 
-/* Start writing the WAL's dirty pages to disk, without waiting for them.
- * A checkpoint must make the WAL durable before it copies it back
- * (synchronous=NORMAL); in bulk loading that is ~128 MB at a time, and
- * the wait for it was ~30 us a story. Started after every commit, the
- * disk writes while ingest computes, and the checkpoint's sync finds
- * little left to do. Durability is SQLite's as before: this only starts
- * writes early. The WAL carries no locks (WAL-mode locks live in the
- * -shm file), so opening and closing a descriptor of it cannot drop one. */
-static void wal_writeback(const char *path)
-{
-#ifdef SYNC_FILE_RANGE_WRITE
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	close(fd);
-#else
-	(void)path;
-#endif
-}
 
 int store_begin(struct store *st)
 {
@@ -564,8 +541,6 @@ int store_commit(struct store *st)
 	}
 	if (exec(st, "COMMIT"))
 		return -1;
-	if (st->wal_path)
-		wal_writeback(st->wal_path);
 	return 0;
 }
 

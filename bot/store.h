@@ -36,9 +36,10 @@ void store_set_normaliser(struct store *st, struct normaliser *n);
 
 /* Bulk loading (the ingest CLI): a 32 MB page cache and checkpoints every
  * 128 MB of WAL instead of every 8 MB (pages rewritten in between are
- * copied back once: 12% fewer bytes written), and each commit starts
- * the disk writing the WAL (Linux), so a checkpoint's sync does not wait
- * for 128 MB. Not for the daemon, which keeps SQLite's small defaults. */
+ * copied back once: 12% fewer bytes written). Not for the daemon, which
+ * keeps SQLite's small defaults. Every store's files are written through
+ * bot/writeback.c, which starts the disk writing each 1 MB as it goes, so
+ * the checkpoint's syncs do not wait for all of it. */
 void store_bulk(struct store *st);
 /* Merge the search index in steps of about this many entries per commit
  * (0, the default: each merge whole, in the commit that makes it due).

@@ -1,0 +1,353 @@
+/* writeback — SQLite's default VFS with early writeback (see writeback.h). */
+#define _GNU_SOURCE
+#include "writeback.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Bytes written to a file before its writeback is started. */
+#define WB_CHUNK (1 << 20)
+
+struct wb_file {
+	sqlite3_file base;
+	sqlite3_file *real; /* the default VFS's file object, in the same block */
+	int fd;             /* its descriptor, or -1: no hints */
+	sqlite3_int64 lo, hi, pending; /* written since the last hint or sync */
+};
+
+static sqlite3_vfs wb_vfs;
+static sqlite3_vfs *wb_real;
+static long long wb_nhints;
+
+#define REAL(f) (((struct wb_file *)(f))->real)
+#define RM(f) (REAL(f)->pMethods)
+
+/* The start of the default VFS's file object: ours is the "unix" one. */
+struct unix_file_head {
+	const sqlite3_io_methods *methods;
+	sqlite3_vfs *vfs;
+	void *inode;
+	int h;
+};
+
+static int find_fd(sqlite3_file *real, const char *path)
+{
+	if (strncmp(wb_real->zName, "unix", 4) || wb_real->szOsFile < (int)sizeof(struct unix_file_head))
+		return -1;
+	int fd = ((const struct unix_file_head *)real)->h;
+	struct stat a, b;
+	if (fd < 0 || fstat(fd, &a) || stat(path, &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return -1;
+	return fd;
+}
+
+static void start_writeback(struct wb_file *p)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (sync_file_range(p->fd, p->lo, p->hi - p->lo, SYNC_FILE_RANGE_WRITE) == 0)
+		__atomic_fetch_add(&wb_nhints, 1, __ATOMIC_RELAXED);
+#endif
+	p->pending = 0;
+}
+
+/* ---- file methods: forwarded; writes noted ---- */
+
+static int wb_close(sqlite3_file *f)
+{
+	int rc = RM(f)->xClose(REAL(f));
+	f->pMethods = NULL;
+	return rc;
+}
+
+static int wb_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	return RM(f)->xRead(REAL(f), buf, n, off);
+}
+
+static int wb_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	struct wb_file *p = (struct wb_file *)f;
+	int rc = RM(f)->xWrite(p->real, buf, n, off);
+	if (rc == SQLITE_OK && p->fd >= 0 && n > 0) {
+		if (!p->pending || off < p->lo)
+			p->lo = off;
+		if (!p->pending || off + n > p->hi)
+			p->hi = off + n;
+		p->pending += n;
+		if (p->pending >= WB_CHUNK)
+			start_writeback(p);
+	}
+	return rc;
+}
+
+static int wb_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return RM(f)->xTruncate(REAL(f), size);
+}
+
+static int wb_sync(sqlite3_file *f, int flags)
+{
+	int rc = RM(f)->xSync(REAL(f), flags);
+	if (rc == SQLITE_OK)
+		((struct wb_file *)f)->pending = 0;
+	return rc;
+}
+
+static int wb_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return RM(f)->xFileSize(REAL(f), size);
+}
+
+static int wb_lock(sqlite3_file *f, int lock)
+{
+	return RM(f)->xLock(REAL(f), lock);
+}
+
+static int wb_unlock(sqlite3_file *f, int lock)
+{
+	return RM(f)->xUnlock(REAL(f), lock);
+}
+
+static int wb_check_reserved(sqlite3_file *f, int *out)
+{
+	return RM(f)->xCheckReservedLock(REAL(f), out);
+}
+
+static int wb_file_control(sqlite3_file *f, int op, void *arg)
+{
+	return RM(f)->xFileControl(REAL(f), op, arg);
+}
+
+static int wb_sector_size(sqlite3_file *f)
+{
+	return RM(f)->xSectorSize(REAL(f));
+}
+
+static int wb_device_characteristics(sqlite3_file *f)
+{
+	return RM(f)->xDeviceCharacteristics(REAL(f));
+}
+
+static int wb_shm_map(sqlite3_file *f, int region, int size, int extend, void volatile **out)
+{
+	if (RM(f)->iVersion < 2 || !RM(f)->xShmMap)
+		return SQLITE_IOERR_SHMMAP;
+	return RM(f)->xShmMap(REAL(f), region, size, extend, out);
+}
+
+static int wb_shm_lock(sqlite3_file *f, int offset, int n, int flags)
+{
+	if (RM(f)->iVersion < 2 || !RM(f)->xShmLock)
+		return SQLITE_IOERR_SHMLOCK;
+	return RM(f)->xShmLock(REAL(f), offset, n, flags);
+}
+
+static void wb_shm_barrier(sqlite3_file *f)
+{
+	if (RM(f)->iVersion >= 2 && RM(f)->xShmBarrier)
+		RM(f)->xShmBarrier(REAL(f));
+}
+
+static int wb_shm_unmap(sqlite3_file *f, int delete_flag)
+{
+	if (RM(f)->iVersion < 2 || !RM(f)->xShmUnmap)
+		return SQLITE_OK;
+	return RM(f)->xShmUnmap(REAL(f), delete_flag);
+}
+
+static int wb_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **out)
+{
+	if (RM(f)->iVersion < 3 || !RM(f)->xFetch) {
+		*out = NULL;
+		return SQLITE_OK;
+	}
+	return RM(f)->xFetch(REAL(f), off, n, out);
+}
+
+static int wb_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+	if (RM(f)->iVersion < 3 || !RM(f)->xUnfetch)
+		return SQLITE_OK;
+	return RM(f)->xUnfetch(REAL(f), off, p);
+}
+
+static const sqlite3_io_methods wb_io = {
+	3,
+	wb_close,
+	wb_read,
+	wb_write,
+	wb_truncate,
+	wb_sync,
+	wb_file_size,
+	wb_lock,
+	wb_unlock,
+	wb_check_reserved,
+	wb_file_control,
+	wb_sector_size,
+	wb_device_characteristics,
+	wb_shm_map,
+	wb_shm_lock,
+	wb_shm_barrier,
+	wb_shm_unmap,
+	wb_fetch,
+	wb_unfetch,
+};
+
+/* ---- the VFS: open wraps, the rest is the default VFS's ---- */
+
+#define REAL_OFFSET ((sizeof(struct wb_file) + 15) & ~(size_t)15)
+
+static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
+{
+	(void)vfs;
+	struct wb_file *p = (struct wb_file *)f;
+	memset(p, 0, sizeof *p);
+	p->real = (sqlite3_file *)((char *)f + REAL_OFFSET);
+	p->fd = -1;
+	int rc = wb_real->xOpen(wb_real, name, p->real, flags, out_flags);
+	if (!p->real->pMethods) {
+		p->base.pMethods = NULL;
+		return rc;
+	}
+	p->base.pMethods = &wb_io;
+	if (rc == SQLITE_OK && name && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)))
+		p->fd = find_fd(p->real, name);
+	return rc;
+}
+
+static int wb_delete(sqlite3_vfs *v, const char *name, int sync_dir)
+{
+	(void)v;
+	return wb_real->xDelete(wb_real, name, sync_dir);
+}
+
+static int wb_access(sqlite3_vfs *v, const char *name, int flags, int *out)
+{
+	(void)v;
+	return wb_real->xAccess(wb_real, name, flags, out);
+}
+
+static int wb_full_pathname(sqlite3_vfs *v, const char *name, int n, char *out)
+{
+	(void)v;
+	return wb_real->xFullPathname(wb_real, name, n, out);
+}
+
+static void *wb_dlopen(sqlite3_vfs *v, const char *name)
+{
+	(void)v;
+	return wb_real->xDlOpen(wb_real, name);
+}
+
+static void wb_dlerror(sqlite3_vfs *v, int n, char *out)
+{
+	(void)v;
+	wb_real->xDlError(wb_real, n, out);
+}
+
+static void (*wb_dlsym(sqlite3_vfs *v, void *h, const char *sym))(void)
+{
+	(void)v;
+	return wb_real->xDlSym(wb_real, h, sym);
+}
+
+static void wb_dlclose(sqlite3_vfs *v, void *h)
+{
+	(void)v;
+	wb_real->xDlClose(wb_real, h);
+}
+
+static int wb_randomness(sqlite3_vfs *v, int n, char *out)
+{
+	(void)v;
+	return wb_real->xRandomness(wb_real, n, out);
+}
+
+static int wb_sleep(sqlite3_vfs *v, int us)
+{
+	(void)v;
+	return wb_real->xSleep(wb_real, us);
+}
+
+static int wb_current_time(sqlite3_vfs *v, double *out)
+{
+	(void)v;
+	return wb_real->xCurrentTime(wb_real, out);
+}
+
+static int wb_last_error(sqlite3_vfs *v, int n, char *out)
+{
+	(void)v;
+	return wb_real->xGetLastError ? wb_real->xGetLastError(wb_real, n, out) : 0;
+}
+
+static int wb_current_time64(sqlite3_vfs *v, sqlite3_int64 *out)
+{
+	(void)v;
+	return wb_real->xCurrentTimeInt64(wb_real, out);
+}
+
+static int wb_set_syscall(sqlite3_vfs *v, const char *name, sqlite3_syscall_ptr ptr)
+{
+	(void)v;
+	return wb_real->xSetSystemCall(wb_real, name, ptr);
+}
+
+static sqlite3_syscall_ptr wb_get_syscall(sqlite3_vfs *v, const char *name)
+{
+	(void)v;
+	return wb_real->xGetSystemCall(wb_real, name);
+}
+
+static const char *wb_next_syscall(sqlite3_vfs *v, const char *name)
+{
+	(void)v;
+	return wb_real->xNextSystemCall(wb_real, name);
+}
+
+int writeback_register(void)
+{
+	if (wb_real)
+		return 0;
+	sqlite3_vfs *real = sqlite3_vfs_find(NULL);
+	if (!real)
+		return -1;
+	wb_real = real;
+	sqlite3_vfs v = {0};
+	v.iVersion = real->iVersion < 3 ? real->iVersion : 3;
+	v.szOsFile = (int)(REAL_OFFSET + (size_t)real->szOsFile);
+	v.mxPathname = real->mxPathname;
+	v.zName = "ainews-writeback";
+	v.xOpen = wb_open;
+	v.xDelete = wb_delete;
+	v.xAccess = wb_access;
+	v.xFullPathname = wb_full_pathname;
+	v.xDlOpen = real->xDlOpen ? wb_dlopen : NULL;
+	v.xDlError = real->xDlError ? wb_dlerror : NULL;
+	v.xDlSym = real->xDlSym ? wb_dlsym : NULL;
+	v.xDlClose = real->xDlClose ? wb_dlclose : NULL;
+	v.xRandomness = wb_randomness;
+	v.xSleep = wb_sleep;
+	v.xCurrentTime = wb_current_time;
+	v.xGetLastError = wb_last_error;
+	if (v.iVersion >= 2)
+		v.xCurrentTimeInt64 = wb_current_time64;
+	if (v.iVersion >= 3) {
+		v.xSetSystemCall = wb_set_syscall;
+		v.xGetSystemCall = wb_get_syscall;
+		v.xNextSystemCall = wb_next_syscall;
+	}
+	wb_vfs = v;
+	if (sqlite3_vfs_register(&wb_vfs, 1) != SQLITE_OK) {
+		wb_real = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+long long writeback_hints(void)
+{
+	return __atomic_load_n(&wb_nhints, __ATOMIC_RELAXED);
+}

@@ -521,7 +521,6 @@ void store_bulk(struct store *st)
 	exec(st, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16000;");
 }
 
-
 int store_begin(struct store *st)
 {
 	return exec(st, "BEGIN IMMEDIATE");

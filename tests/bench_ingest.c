@@ -264,7 +264,7 @@ int main(void)
 	/* the same per second of CPU: without steal and sync waits */
 	printf("ingest.stories_per_cpu_s %.0f\n", first / mark_cpu);
 	printf("ingest.kernel_us_per_story %.1f\n", it.mark_sys / first * 1e6);
-	/* wall time not spent on the CPU: waiting for syncs, mostly */
+	/* wall time not spent on the CPU: sync waits and the host's steal */
 	printf("ingest.wait_us_per_story %.1f\n", (mark - mark_cpu) / first * 1e6);
 	if (it.mark_steal >= 0) /* all CPUs' steal over that wall time, per CPU: a noisy host shows here */
 		printf("host.steal_pct %.1f\n", 100 * it.mark_steal / (it.mark_elapsed > 0 ? it.mark_elapsed : 1) /

@@ -302,11 +302,9 @@ static void test_two_connections(void)
 	t_db_remove(path);
 }
 
-/* Bulk mode (the ingest CLI): bigger cache and checkpoints, and each
- * commit starts the WAL's writeback through a descriptor of its own. The
- * store and a second connection keep working across commits (a wrongly
- * closed descriptor would break one of them), and an in-memory store,
- * which has no WAL file, takes bulk mode too. */
+/* Bulk mode (the ingest CLI): bigger cache and checkpoints. A second
+ * connection sees every commit, the store reopens with all of it, and an
+ * in-memory store, which has no WAL file, takes bulk mode too. */
 static void test_bulk(void)
 {
 	char path[64];
@@ -320,16 +318,15 @@ static void test_bulk(void)
 	char wal[80];
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	for (int i = 0; i < 12; i++) {
-		char id[32], en[64], want[32];
+		char id[32], en[64];
 		snprintf(id, sizeof id, "s-bulk%02d", i);
 		snprintf(en, sizeof en, "Bulkword%02d story", i);
 		struct story s = mk(id, en, "批量", 50);
 		T_INT(put(a, &s, "analysis text"), 0);
 		story_free(&s);
-		snprintf(want, sizeof want, "s-bulk%02d", i);
 		snprintf(en, sizeof en, "bulkword%02d", i);
-		T_STR(search(b, en), want);
-		T_STR(search(a, en), want);
+		T_STR(search(b, en), id);
+		T_STR(search(a, en), id);
 	}
 	T_OK(access(wal, F_OK) == 0, "the WAL exists: %s", wal);
 	store_close(a);
@@ -389,7 +386,11 @@ static void test_writeback(void)
 	T_INT(sqlite3_column_int(q, 0), 64);
 	T_INT(sqlite3_column_int(q, 1), 64 * 65536);
 	sqlite3_finalize(q);
-	T_INT(sqlite3_exec(db, "PRAGMA integrity_check", NULL, NULL, NULL), SQLITE_OK);
+	/* the check reports problems as rows, not as an error */
+	T_INT(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+	T_INT(sqlite3_step(q), SQLITE_ROW);
+	T_STR((const char *)sqlite3_column_text(q, 0), "ok");
+	sqlite3_finalize(q);
 	sqlite3_close(db);
 	t_db_remove(path);
 }

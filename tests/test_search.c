@@ -146,6 +146,66 @@ static void test_basics(void)
 	sqlite3_close(db);
 }
 
+/* Word edges where word_end() reads sixteen bytes at a time: words ending
+ * at every offset of a block and at the end of the text, every ASCII
+ * neighbour of the letter and digit ranges as a separator, and a word
+ * that turns non-ASCII after sixteen ASCII letters. Expectations are
+ * spelled out, not taken from the code that cuts the words. */
+static void test_word_edges(void)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	char w[48], text[96];
+	/* docs 1..40: "zq " then a word of i letters, the text's end */
+	for (int i = 1; i <= 40; i++) {
+		memset(w, 'a' + i % 26, (size_t)i);
+		w[i] = 0;
+		snprintf(text, sizeof text, "zq %s", w);
+		add1(s, i, text);
+	}
+	/* 41: separators right after letters and digits, past sixteen bytes */
+	add1(s, 41, "xxxxxxxxxxxxxxxxxxxx1@x2[x3`x4{x5/x6:x7 Z9/ab0c");
+	/* 42: an accented letter after sixteen ASCII ones, and inside the
+	 * first sixteen bytes of a word: one word each time */
+	add1(s, 42, "abcdefghijklmnopcaf\xc3\xa9 caf\xc3\xa9" "abcdefghijklmnopqrst tail");
+	/* 43: upper case and digits are word bytes too (the index takes text
+	 * as given; queries come normalised) */
+	add1(s, 43, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 end");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+
+	for (int i = 1; i <= 40; i++) {
+		char want[16];
+		memset(w, 'a' + i % 26, (size_t)i);
+		w[i] = 0;
+		snprintf(want, sizeof want, "%d", i);
+		T_STR(run(s, w, 0), want);
+		w[i - 1] = 0; /* a prefix: no document's word (neighbours differ in letter) */
+		if (i > 1)
+			T_STR(run(s, w, 0), "");
+	}
+	T_STR(run(s, "zq", 0), "40,39,38,37,36,35,34,33,32,31,30,29,28,27,26,25,24,23,22,21,20,19,18,17,16,15,14,13,"
+			       "12,11,10,9,8,7,6,5,4,3,2,1");
+	const char *parts[] = {"x2", "x3", "x4", "x5", "x6", "x7"};
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+		T_STR(run(s, parts[i], 0), "41");
+	T_STR(run(s, "xxxxxxxxxxxxxxxxxxxx1", 0), "41");
+	T_STR(run(s, "z9", 0), "");   /* upper case in the text: not what a query makes */
+	T_STR(run(s, "ab0c", 0), "41");
+	T_STR(run(s, "abcdefghijklmnopcaf\xc3\xa9", 0), "42");
+	T_STR(run(s, "abcdefghijklmnopcaf", 0), "");
+	T_STR(run(s, "caf\xc3\xa9" "abcdefghijklmnopqrst", 0), "42");
+	T_STR(run(s, "caf", 0), "");
+	T_STR(run(s, "abcdefghijklmnopqrst", 0), "");
+	T_STR(run(s, "tail", 0), "42");
+	T_STR(run(s, "end", 0), "43");
+	T_STR(run(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 0), "43");
+	T_STR(run(s, "ABCDEFGHIJKLMNOP", 0), "");
+	search_free(s);
+	sqlite3_close(db);
+}
+
 /* ---- random documents against brute force ---- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
@@ -662,6 +722,7 @@ static void test_merge_in_steps_lost_output(void)
 int main(void)
 {
 	test_basics();
+	test_word_edges();
 	test_random_against_brute_force(0, 0);
 	test_random_against_brute_force(1, 0);
 	test_random_against_brute_force(0, 400);

@@ -469,10 +469,10 @@ static void test_user_keywords(struct topics *t)
 	topics_result_free(&r);
 }
 
-/* Long texts are scanned by four interleaved walks over four quarters
+/* Long texts are scanned by eight interleaved walks over eight parts
  * (topics_scan); a text of 33 copies of a short one must count every
  * keyword exactly 33 times what one copy (scanned in one walk) counts,
- * whatever falls on a quarter's edge, contained matches included. */
+ * whatever falls on a part's edge, contained matches included. */
 static void test_long_text_walks(struct topics *t)
 {
 	struct story s;
@@ -495,7 +495,7 @@ static void test_long_text_walks(struct topics *t)
 	for (size_t i = 0; same && i < r1.nhits; i++)
 		same = rn.hits[i].kind == r1.hits[i].kind && rn.hits[i].index == r1.hits[i].index &&
 		       rn.hits[i].count == 33 * r1.hits[i].count;
-	T_OK(same, "four walks count 33x one walk (%zu vs %zu hits)", rn.nhits, r1.nhits);
+	T_OK(same, "eight walks count 33x one walk (%zu vs %zu hits)", rn.nhits, r1.nhits);
 	topics_result_free(&r1);
 	topics_result_free(&rn);
 	free(n1);

@@ -166,6 +166,7 @@ struct topics {
 	size_t ntouched, count_cap;
 	uint32_t maxlen; /* longest pat in the automaton */
 	struct sbuf raw; /* a story's field text, kept between stories */
+	struct sbuf joined; /* its normalised fields, joined for one scan */
 };
 
 /* ---- small helpers ---- */
@@ -951,6 +952,7 @@ void topics_free(struct topics *t)
 	ac_free(&t->ac);
 	free(t->scratch);
 	sbuf_free(&t->raw);
+	sbuf_free(&t->joined);
 	free(t->defer);
 	for (int k = 0; k < 8; k++)
 		free(t->ev[k]);
@@ -1505,11 +1507,9 @@ static void ac_walk4(struct topics *t, const unsigned char *p, const size_t pos[
 	st[0] = s0, st[1] = s1, st[2] = s2, st[3] = s3;
 }
 
-void topics_scan(struct topics *t, const char *norm, size_t len, int field,
-		 struct topics_result *out)
+/* What a scan needs, made or grown after taxonomy changes. */
+static void scan_prepare(struct topics *t)
 {
-	if (field < 0 || field >= TOPICS_NFIELDS || !norm)
-		return;
 	if (!t->forced && normaliser_opencc_loaded(t->norm))
 		topics_force(t);
 	if (t->stale)
@@ -1525,9 +1525,16 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 		t->scratch_cap = SCRATCH_KEEP;
 		t->scratch = xmalloc(t->scratch_cap * sizeof *t->scratch);
 	}
-	const struct ac *a = &t->ac;
-	const unsigned char *p = (const unsigned char *)norm;
 	t->nscratch = 0;
+}
+
+/* Walk p[0, len), leaving the reporting states met as events: returns the
+ * number of walks w; walk k's events are in t->ev[k], and its own are
+ * those ending after bound[k] (all of walk 0's), in order of end offset.
+ * Walk k's own, then walk k + 1's, are the text's in order. */
+static int scan_walk(struct topics *t, const unsigned char *p, size_t len, size_t bound[9])
+{
+	const struct ac *a = &t->ac;
 	if (len < 512 || len < (size_t)t->maxlen * 16) {
 		uint32_t st = 0;
 		t->nev[0] = 0;
@@ -1535,50 +1542,56 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 			ac_walk16(t, p, 0, len, &st, 0);
 		else
 			ac_walk(t, p, 0, len, &st, 0);
-		for (size_t e = 0; e < t->nev[0]; e++)
-			report(t, t->ev[0][e].state, p, len, t->ev[0][e].end);
-	} else {
-		/* Eight walks over eight parts at once (four over the larger
-		 * 32-bit table): each byte's step waits on the previous byte's
-		 * table load, so one walk leaves the CPU idle most of the time;
-		 * independent ones overlap their loads. Eight rather than four
-		 * took a sample-001-sized text from ~18 to ~15 us. A walk
-		 * starts maxlen bytes before its part, so it sees every match
-		 * that ends inside the part, and reports only those; the parts'
-		 * matches, in order, are the text's. */
-		int w = a->d16 ? 8 : 4;
-		size_t bound[9], pos[8];
-		uint32_t st[8] = {0};
-		for (int k = 0; k < w; k++) {
-			bound[k] = len / (size_t)w * (size_t)k;
-			pos[k] = k ? bound[k] - t->maxlen : 0;
-			t->nev[k] = 0;
-		}
-		bound[w] = len;
-		size_t common = bound[1] - pos[0];
-		for (int k = 1; k < w; k++)
-			if (bound[k + 1] - pos[k] < common)
-				common = bound[k + 1] - pos[k];
-		if (a->d16) {
-			ac_walk8_16(t, p, pos, common, st);
-			for (int k = 0; k < w; k++)
-				ac_walk16(t, p, pos[k] + common, bound[k + 1], &st[k], k);
-		} else {
-			ac_walk4(t, p, pos, common, st);
-			for (int k = 0; k < w; k++)
-				ac_walk(t, p, pos[k] + common, bound[k + 1], &st[k], k);
-		}
-		for (int k = 0; k < w; k++)
-			for (size_t e = 0; e < t->nev[k]; e++)
-				if (k == 0 || t->ev[k][e].end > bound[k])
-					report(t, t->ev[k][e].state, p, len, t->ev[k][e].end);
+		bound[0] = 0;
+		bound[1] = len;
+		return 1;
 	}
+	/* Eight walks over eight parts at once (four over the larger 32-bit
+	 * table): each byte's step waits on the previous byte's table load,
+	 * so one walk leaves the CPU idle most of the time; independent ones
+	 * overlap their loads. Eight rather than four took a sample-001-sized
+	 * text from ~18 to ~15 us. A walk starts maxlen bytes before its
+	 * part, so it sees every match that ends inside the part. */
+	int w = a->d16 ? 8 : 4;
+	size_t pos[8];
+	uint32_t st[8] = {0};
+	for (int k = 0; k < w; k++) {
+		bound[k] = len / (size_t)w * (size_t)k;
+		pos[k] = k ? bound[k] - t->maxlen : 0;
+		t->nev[k] = 0;
+	}
+	bound[w] = len;
+	size_t common = bound[1] - pos[0];
+	for (int k = 1; k < w; k++)
+		if (bound[k + 1] - pos[k] < common)
+			common = bound[k + 1] - pos[k];
+	if (a->d16) {
+		ac_walk8_16(t, p, pos, common, st);
+		for (int k = 0; k < w; k++)
+			ac_walk16(t, p, pos[k] + common, bound[k + 1], &st[k], k);
+	} else {
+		ac_walk4(t, p, pos, common, st);
+		for (int k = 0; k < w; k++)
+			ac_walk(t, p, pos[k] + common, bound[k + 1], &st[k], k);
+	}
+	return w;
+}
+
+/* After a walk: event arrays are not kept after a burst. */
+static void scan_trim(struct topics *t)
+{
 	for (int k = 0; k < 8; k++)
-		if (t->capev[k] > 4096) { /* not kept after a burst */
+		if (t->capev[k] > 4096) {
 			free(t->ev[k]);
 			t->ev[k] = NULL;
 			t->capev[k] = t->nev[k] = 0;
 		}
+}
+
+/* The end of one field's scan (its matches reported): credit them, then
+ * one hit row per touched owner. */
+static void scan_done(struct topics *t, size_t len, int field, struct topics_result *out)
+{
 	out->bytes_scanned += len;
 	credit(t, t->nscratch);
 	t->nscratch = 0;
@@ -1601,6 +1614,65 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 		t->owner_count[o] = 0;
 	}
 	t->ntouched = 0;
+}
+
+void topics_scan(struct topics *t, const char *norm, size_t len, int field,
+		 struct topics_result *out)
+{
+	if (field < 0 || field >= TOPICS_NFIELDS || !norm)
+		return;
+	scan_prepare(t);
+	const unsigned char *p = (const unsigned char *)norm;
+	size_t bound[9];
+	int w = scan_walk(t, p, len, bound);
+	for (int k = 0; k < w; k++)
+		for (size_t e = 0; e < t->nev[k]; e++)
+			if (k == 0 || t->ev[k][e].end > bound[k])
+				report(t, t->ev[k][e].state, p, len, t->ev[k][e].end);
+	scan_trim(t);
+	scan_done(t, len, field, out);
+}
+
+/* A story's text fields (norm[f], len[f]; none where len[f] is 0) as
+ * topics_scan() of each would find them, in one walk over all of them
+ * joined by NUL bytes. Most fields are short, too short to split among
+ * interleaved walks; joined, they share them (~10 us less a story shaped
+ * like sample 001). No pattern holds a NUL, so every walk is back at the
+ * root after one and no match spans two fields; each match is reported
+ * against its own field's text, so word boundaries are the field's. */
+static void scan_fields(struct topics *t, char *const norm[TOPICS_NFIELDS], const size_t len[TOPICS_NFIELDS],
+			struct topics_result *out)
+{
+	scan_prepare(t);
+	struct sbuf *j = &t->joined;
+	size_t off[TOPICS_NFIELDS + 1];
+	sbuf_reset(j);
+	for (int f = 0; f < TOPICS_NFIELDS; f++) {
+		off[f] = j->len;
+		if (len[f])
+			sbuf_add(j, norm[f], len[f]);
+		sbuf_addc(j, 0);
+	}
+	off[TOPICS_NFIELDS] = j->len;
+	const unsigned char *p = (const unsigned char *)j->s;
+	size_t bound[9];
+	int w = scan_walk(t, p, j->len, bound), f = 0;
+	for (int k = 0; k < w; k++)
+		for (size_t e = 0; e < t->nev[k]; e++) {
+			size_t end = t->ev[k][e].end;
+			if (k && end <= bound[k])
+				continue;
+			for (; end > off[f] + len[f]; f++)
+				if (len[f])
+					scan_done(t, len[f], f, out);
+			report(t, t->ev[k][e].state, p + off[f], len[f], end - off[f]);
+		}
+	for (; f < TOPICS_NFIELDS; f++)
+		if (len[f])
+			scan_done(t, len[f], f, out);
+	scan_trim(t);
+	if (j->cap > 65536) /* not kept after a huge story */
+		sbuf_free(j);
 }
 
 /* ---- classification ---- */
@@ -1640,23 +1712,29 @@ int topics_classify_keep(struct topics *t, const struct story *s, struct topics_
 		for (int f = 0; f < TOPICS_NFIELDS; f++)
 			norm_out[f] = NULL, len_out[f] = 0;
 	struct sbuf *raw = &t->raw; /* grown once, not for every story */
+	char *norm[TOPICS_NFIELDS] = {0};
+	size_t len[TOPICS_NFIELDS] = {0};
 	for (int f = 0; f < TOPICS_NFIELDS; f++) {
 		if (f == TOPICS_F_TAGS)
 			continue;
 		sbuf_reset(raw);
 		story_field_text(s, f, raw);
-		if (!raw->len)
-			continue;
-		size_t len;
-		char *norm = normalise_text(t->norm, raw->s, raw->len, &len);
-		topics_scan(t, norm, len, f, out);
-		if (norm_out)
-			norm_out[f] = norm, len_out[f] = len;
-		else
-			free(norm);
+		if (raw->len)
+			norm[f] = normalise_text(t->norm, raw->s, raw->len, &len[f]);
+		if (!len[f]) { /* nothing left once normalised: no scan, as for no text */
+			free(norm[f]);
+			norm[f] = NULL;
+		}
 	}
 	if (raw->cap > 65536) /* not kept after a huge story */
 		sbuf_free(raw);
+	scan_fields(t, norm, len, out);
+	for (int f = 0; f < TOPICS_NFIELDS; f++) {
+		if (norm_out)
+			norm_out[f] = norm[f], len_out[f] = len[f];
+		else
+			free(norm[f]);
+	}
 	for (size_t i = 0; i < s->ntags; i++) {
 		int k1 = -1, k2 = -1;
 		size_t i1 = 0, i2 = 0;

@@ -504,6 +504,86 @@ static void test_long_text_walks(struct topics *t)
 	story_free(&s);
 }
 
+/* Classification scans a story's fields in one walk over them joined
+ * (scan_fields() in topics.c); its hits must be exactly those of scanning
+ * each field on its own with topics_scan(). Fields here are random cuts
+ * of samples 001 and 000 (mid-word, mid-keyword, one byte, empty), so
+ * keywords and word boundaries meet the joints, on both the compact and
+ * the sparse automaton. */
+static void test_joined_fields(struct topics *t)
+{
+	struct story a, b;
+	T_INT(sample_story("001", &a), 0);
+	T_INT(sample_story("000", &b), 0);
+	struct sbuf all = {0}, raw = {0};
+	for (int f = 0; f < TOPICS_NFIELDS; f++) {
+		story_field_text(&a, f, &all);
+		story_field_text(&b, f, &all);
+	}
+	uint64_t r = 0x2545F4914F6CDD1DULL;
+	int mismatched = 0, joints = 0;
+	for (int round = 0; round < 120; round++) {
+		topics_set_dense_budget(t, round % 3 == 2 ? 32u << 10 : 0);
+		/* five cuts of the text, on character starts */
+		size_t cut[6];
+		for (int k = 0; k < 6; k++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			size_t len = k == 0 ? 0 : (size_t)(r % 2400);
+			if (round % 4 == 0 && k == 2)
+				len = 1 + (size_t)(r % 3); /* tiny */
+			if (round % 5 == 0 && k == 3)
+				len = 0; /* empty */
+			size_t at = (k ? cut[k - 1] : (size_t)(r % (all.len / 2))) + len;
+			while (at < all.len && ((unsigned char)all.s[at] & 0xC0) == 0x80)
+				at++;
+			cut[k] = at < all.len ? at : all.len;
+		}
+		struct story s;
+		story_init(&s);
+		s.title[STORY_EN] = xstrndup(all.s + cut[0], cut[1] - cut[0]);
+		s.summary[STORY_EN] = xstrndup(all.s + cut[1], cut[2] - cut[1]);
+		char *v = xstrndup(all.s + cut[2], cut[3] - cut[2]);
+		strv_push(&s.tldr[STORY_EN], v);
+		free(v);
+		v = xstrndup(all.s + cut[3], cut[4] - cut[3]);
+		strv_push(&s.key_data[STORY_EN], v);
+		free(v);
+		s.analysis[STORY_EN] = xstrndup(all.s + cut[4], cut[5] - cut[4]);
+		struct topics_result joined, each = {0};
+		topics_classify(t, &s, &joined);
+		for (int f = 0; f < TOPICS_NFIELDS; f++) {
+			if (f == TOPICS_F_TAGS)
+				continue;
+			sbuf_reset(&raw);
+			story_field_text(&s, f, &raw);
+			size_t len = 0;
+			char *norm = raw.len ? normalise_text(nz, raw.s, raw.len, &len) : NULL;
+			if (len)
+				topics_scan(t, norm, len, f, &each);
+			free(norm);
+		}
+		int same = joined.nhits == each.nhits && joined.bytes_scanned == each.bytes_scanned;
+		for (size_t i = 0; same && i < each.nhits; i++)
+			same = joined.hits[i].kind == each.hits[i].kind && joined.hits[i].index == each.hits[i].index &&
+			       joined.hits[i].field == each.hits[i].field && joined.hits[i].count == each.hits[i].count &&
+			       joined.hits[i].pattern == each.hits[i].pattern;
+		if (!same && mismatched++ < 3)
+			printf("# round %d: joined %zu hits, %zu bytes; each %zu hits, %zu bytes\n", round, joined.nhits,
+			       (size_t)joined.bytes_scanned, each.nhits, (size_t)each.bytes_scanned);
+		joints += each.nhits > 0;
+		topics_result_free(&joined);
+		topics_result_free(&each);
+		story_free(&s);
+	}
+	topics_set_dense_budget(t, 0);
+	T_INT(mismatched, 0);
+	T_OK(joints > 100, "the cuts found keywords (%d of 120 stories)", joints);
+	sbuf_free(&all);
+	sbuf_free(&raw);
+	story_free(&a);
+	story_free(&b);
+}
+
 /* A small dense budget (the daemon's) leaves deeper states sparse; the
  * matches must be exactly those of the all-dense automaton. */
 static void test_small_budget(struct topics *t)
@@ -674,6 +754,7 @@ int main(void)
 		test_user_keywords(t);
 		test_long_text_walks(t);
 		test_small_budget(t);
+		test_joined_fields(t);
 		test_differential(t);
 	}
 	test_boundaries();

@@ -8,7 +8,7 @@
 set -u
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BIN NEW_BIN [ROUNDS]" >&2; exit 2; }
 A=$1 B=$2 R=${3:-6}
-for i in $(seq "$R"); do
+for _ in $(seq "$R"); do
 	for bin in "$A" "$B"; do
 		BENCH_INGEST_ONLY=1 BENCH_STORIES=${BENCH_STORIES:-20000} BENCH_NO_STAGES=1 "$bin" 2>/dev/null |
 			awk -v name="$bin" '

@@ -1664,7 +1664,8 @@ static void scan_fields(struct topics *t, char *const norm[TOPICS_NFIELDS], cons
 			size_t end = t->ev[k][e].end;
 			if (k && end <= bound[k])
 				continue;
-			for (; end > off[f] + len[f]; f++)
+			/* (a match ends inside a field: never past the last) */
+			for (; f < TOPICS_NFIELDS - 1 && end > off[f] + len[f]; f++)
 				if (len[f])
 					scan_done(t, len[f], f, out);
 			report(t, t->ev[k][e].state, p + off[f], len[f], end - off[f]);

@@ -2,20 +2,23 @@
 # bench_pair — compare two builds of bench_ingest on this VM by interleaving
 # their runs (A, B, A, B...): the host's load drifts over minutes, so runs
 # taken apart compare the minutes more than the builds. Prints each run's
-# figures and the pairs' averages. Not a test; not part of `make bench`.
+# figures and the averages. Not a test; not part of `make bench`.
 #   sh tests/bench_pair.sh OLD_BIN NEW_BIN [ROUNDS]   (from the repository root)
 # Each run: BENCH_INGEST_ONLY, BENCH_STORIES (default 20000) stories.
 set -u
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BIN NEW_BIN [ROUNDS]" >&2; exit 2; }
 A=$1 B=$2 R=${3:-6}
+runs=$(mktemp -t bench_pair.XXXXXX)
+trap 'rm -f "$runs"' EXIT
 for _ in $(seq "$R"); do
 	for bin in "$A" "$B"; do
 		BENCH_INGEST_ONLY=1 BENCH_STORIES=${BENCH_STORIES:-20000} BENCH_NO_STAGES=1 "$bin" 2>/dev/null |
 			awk -v name="$bin" '
 				/^ingest.stories_per_s / {s = $2} /^ingest.cpu_us_per_story / {c = $2}
 				/^ingest.kernel_us_per_story / {k = $2} /^host.steal_pct / {st = $2}
-				END {printf "%s stories/s %s cpu_us %s kernel_us %s steal_pct %s\n", name, s, c, k, st}'
+				END {printf "%s stories/s %s cpu_us %s kernel_us %s steal_pct %s\n", name, s, c, k, st}' |
+			tee -a "$runs"
 	done
-done | tee /dev/stderr | awk '
-	{n[$1]++; s[$1] += $3; c[$1] += $5}
-	END {for (b in n) printf "average %s: %.0f stories/s, %.1f us CPU a story (%d runs)\n", b, s[b] / n[b], c[b] / n[b], n[b]}'
+done
+awk '{n[$1]++; s[$1] += $3; c[$1] += $5}
+     END {for (b in n) printf "average %s: %.0f stories/s, %.1f us CPU a story (%d runs)\n", b, s[b] / n[b], c[b] / n[b], n[b]}' "$runs"

@@ -1617,48 +1617,15 @@ static void scan_done(struct topics *t, size_t len, int field, struct topics_res
 	t->ntouched = 0;
 }
 
-void topics_scan(struct topics *t, const char *norm, size_t len, int field,
-		 struct topics_result *out)
+/* Walk p[0, total), which holds the story's fields at off[f] (len[f]
+ * bytes; none where len[f] is 0), in order and apart: report each match
+ * against its own field's text, so word boundaries are the field's, then
+ * end each field's scan. */
+static void scan_report(struct topics *t, const unsigned char *p, size_t total, const size_t off[TOPICS_NFIELDS],
+			const size_t len[TOPICS_NFIELDS], struct topics_result *out)
 {
-	if (field < 0 || field >= TOPICS_NFIELDS || !norm)
-		return;
-	scan_prepare(t);
-	const unsigned char *p = (const unsigned char *)norm;
 	size_t bound[9];
-	int w = scan_walk(t, p, len, bound);
-	for (int k = 0; k < w; k++)
-		for (size_t e = 0; e < t->nev[k]; e++)
-			if (k == 0 || t->ev[k][e].end > bound[k])
-				report(t, t->ev[k][e].state, p, len, t->ev[k][e].end);
-	scan_trim(t);
-	scan_done(t, len, field, out);
-}
-
-/* A story's text fields (norm[f], len[f]; none where len[f] is 0) as
- * topics_scan() of each would find them, in one walk over all of them
- * joined by NUL bytes. Most fields are short, too short to split among
- * interleaved walks; joined, they share them (classifying a story shaped
- * like sample 001: ~31 us against ~33 us, best of many rounds). No pattern
- * holds a NUL, so every walk is back at the root after one and no match
- * spans two fields; each match is reported against its own field's text,
- * so word boundaries are the field's. */
-static void scan_fields(struct topics *t, char *const norm[TOPICS_NFIELDS], const size_t len[TOPICS_NFIELDS],
-			struct topics_result *out)
-{
-	scan_prepare(t);
-	struct sbuf *j = &t->joined;
-	size_t off[TOPICS_NFIELDS + 1];
-	sbuf_reset(j);
-	for (int f = 0; f < TOPICS_NFIELDS; f++) {
-		off[f] = j->len;
-		if (len[f])
-			sbuf_add(j, norm[f], len[f]);
-		sbuf_addc(j, 0);
-	}
-	off[TOPICS_NFIELDS] = j->len;
-	const unsigned char *p = (const unsigned char *)j->s;
-	size_t bound[9];
-	int w = scan_walk(t, p, j->len, bound), f = 0;
+	int w = scan_walk(t, p, total, bound), f = 0;
 	for (int k = 0; k < w; k++)
 		for (size_t e = 0; e < t->nev[k]; e++) {
 			size_t end = t->ev[k][e].end;
@@ -1674,6 +1641,42 @@ static void scan_fields(struct topics *t, char *const norm[TOPICS_NFIELDS], cons
 		if (len[f])
 			scan_done(t, len[f], f, out);
 	scan_trim(t);
+}
+
+void topics_scan(struct topics *t, const char *norm, size_t len, int field,
+		 struct topics_result *out)
+{
+	if (field < 0 || field >= TOPICS_NFIELDS || !norm)
+		return;
+	scan_prepare(t);
+	/* the text as the only field, at 0 (the empty ones before it are
+	 * passed at once; every match ends inside it) */
+	size_t off[TOPICS_NFIELDS] = {0}, lens[TOPICS_NFIELDS] = {0};
+	lens[field] = len;
+	scan_report(t, (const unsigned char *)norm, len, off, lens, out);
+}
+
+/* A story's text fields (norm[f], len[f]; none where len[f] is 0) as
+ * topics_scan() of each would find them, in one walk over all of them
+ * joined by NUL bytes. Most fields are short, too short to split among
+ * interleaved walks; joined, they share them (classifying a story shaped
+ * like sample 001: ~31 us against ~33 us, best of many rounds). No pattern
+ * holds a NUL, so every walk is back at the root after one and no match
+ * spans two fields. */
+static void scan_fields(struct topics *t, char *const norm[TOPICS_NFIELDS], const size_t len[TOPICS_NFIELDS],
+			struct topics_result *out)
+{
+	scan_prepare(t);
+	struct sbuf *j = &t->joined;
+	size_t off[TOPICS_NFIELDS];
+	sbuf_reset(j);
+	for (int f = 0; f < TOPICS_NFIELDS; f++) {
+		off[f] = j->len;
+		if (len[f])
+			sbuf_add(j, norm[f], len[f]);
+		sbuf_addc(j, 0);
+	}
+	scan_report(t, (const unsigned char *)j->s, j->len, off, len, out);
 	if (j->cap > 65536) /* not kept after a huge story */
 		sbuf_free(j);
 }
@@ -1711,9 +1714,6 @@ int topics_classify_keep(struct topics *t, const struct story *s, struct topics_
 			 char *norm_out[TOPICS_NFIELDS], size_t len_out[TOPICS_NFIELDS])
 {
 	memset(out, 0, sizeof *out);
-	if (norm_out)
-		for (int f = 0; f < TOPICS_NFIELDS; f++)
-			norm_out[f] = NULL, len_out[f] = 0;
 	struct sbuf *raw = &t->raw; /* grown once, not for every story */
 	char *norm[TOPICS_NFIELDS] = {0};
 	size_t len[TOPICS_NFIELDS] = {0};

@@ -67,6 +67,15 @@ struct ac_event {
 	size_t end;
 };
 
+/* Walks a scan interleaves: eight scalar ones, or 32 vector ones (two
+ * AVX-512 registers of sixteen) where the CPU has AVX-512 VBMI. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define AC_VECTOR 1
+#include <immintrin.h>
+#endif
+#define AC_WALKS 32
+#define AC_VLANES 32
+
 struct keyword {
 	char *norm; /* normalised, '*' kept for prefixes; owned */
 	int pat;
@@ -159,9 +168,13 @@ struct topics {
 	 * owner the count credited so far plus the list of owners touched. */
 	struct match *scratch;
 	size_t nscratch, scratch_cap;
-	/* Reporting states met by the interleaved walks (up to eight), per walk. */
-	struct ac_event *ev[8];
-	size_t nev[8], capev[8];
+	/* Reporting states met by the interleaved walks (up to AC_WALKS), per walk. */
+	struct ac_event *ev[AC_WALKS];
+	size_t nev[AC_WALKS], capev[AC_WALKS];
+	uint32_t *evw; /* the vector walk's packed events (scan_walk_simd) */
+	size_t capevw;
+	int simd; /* the vector walk: 1 on, 0 off (no CPU support, or AINEWS_SIMD=0), -1 not decided */
+	size_t vector_scans; /* scans it did (for tests) */
 	uint32_t *owner_count, *touched;
 	size_t ntouched, count_cap;
 	uint32_t maxlen; /* longest pat in the automaton */
@@ -596,7 +609,9 @@ static void ac_build(struct topics *t)
 #undef ENC
 #undef HAS_OWN
 	if (a->ndense == nt && nt < 32768 && a->nclass <= 128) {
-		a->d16 = xcalloc((size_t)nt * 128, sizeof *a->d16);
+		/* (+2: the vector walk reads each entry as the low half of a
+		 * 32-bit load) */
+		a->d16 = xcalloc((size_t)nt * 128 + 2, sizeof *a->d16);
 		for (uint32_t u = 0; u < nt; u++)
 			for (uint32_t c = 0; c < a->nclass; c++) {
 				uint32_t v = a->dense[(size_t)u * a->nclass + c];
@@ -845,6 +860,7 @@ struct topics *topics_load_text(const char *json, size_t len, const char *origin
 {
 	struct topics *t = xcalloc(1, sizeof *t);
 	t->norm = n;
+	t->simd = -1; /* decided at the first scan */
 	struct loader L = {t, origin ? origin : "topics", NULL};
 	cJSON *root = cJSON_ParseWithLength(json, len);
 	if (!root) {
@@ -954,8 +970,9 @@ void topics_free(struct topics *t)
 	sbuf_free(&t->raw);
 	sbuf_free(&t->joined);
 	free(t->defer);
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < AC_WALKS; k++)
 		free(t->ev[k]);
+	free(t->evw);
 	free(t->owner_count);
 	free(t->touched);
 	free(t);
@@ -1512,6 +1529,8 @@ static void scan_prepare(struct topics *t)
 {
 	if (!t->forced && normaliser_opencc_loaded(t->norm))
 		topics_force(t);
+	if (t->simd < 0)
+		topics_set_simd(t, 1);
 	if (t->stale)
 		ac_build(t);
 	if (t->count_cap < t->nowners) {
@@ -1528,13 +1547,164 @@ static void scan_prepare(struct topics *t)
 	t->nscratch = 0;
 }
 
+#ifdef AC_VECTOR
+/* Whether this CPU runs the vector walk (AVX-512 F, BW and VBMI, and an OS
+ * that saves their registers), unless AINEWS_SIMD=0 says not to use it. */
+static int simd_supported(void)
+{
+	const char *e = getenv("AINEWS_SIMD");
+	if (e && !strcmp(e, "0"))
+		return 0;
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vbmi");
+}
+
+/* Four text bytes per walk (one 32-bit lane each) to their classes: two
+ * 128-byte table lookups (VBMI byte permutes), picked by each byte's top
+ * bit. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static inline __m512i
+classes4(__m512i x, __m512i c0, __m512i c1, __m512i c2, __m512i c3)
+{
+	__m512i lo = _mm512_permutex2var_epi8(c0, x, c1), hi = _mm512_permutex2var_epi8(c2, x, c3);
+	return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
+}
+
+/* 32 walks over the compact table, two vectors of sixteen, n steps each (n
+ * a multiple of 4, at most 2048) from pos[k] in p, which holds the n bytes
+ * after every pos[k]. The reporting states met go to evw packed as
+ *   transition entry (16 bits) | walk << 16 | step << 21,
+ * by step, then walk; returns how many. evw has room for 32 n + 16.
+ *
+ * Per four steps one gather loads four text bytes of every walk; per step
+ * one gather loads the transitions (each entry the low half of a 32-bit
+ * load). A state is kept as its row's offset, number << 7. The gathers of
+ * the two vectors are independent, so each hides the other's latency. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static size_t
+ac_walk32_avx512(const uint16_t *d, const uint8_t cls[256], const unsigned char *p, const uint32_t pos[32],
+		 size_t n, uint32_t st[32], uint32_t *evw)
+{
+	const __m512i c0 = _mm512_loadu_si512(cls), c1 = _mm512_loadu_si512(cls + 64);
+	const __m512i c2 = _mm512_loadu_si512(cls + 128), c3 = _mm512_loadu_si512(cls + 192);
+	const __m512i ff = _mm512_set1_epi32(0xFF), one = _mm512_set1_epi32(1), low16 = _mm512_set1_epi32(0xFFFF);
+	const __m512i row = _mm512_set1_epi32(0x7FFF << 7), four = _mm512_set1_epi32(4);
+	const __m512i steptag = _mm512_set1_epi32(1 << 21);
+	const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	__m512i pa = _mm512_loadu_si512(pos), pb = _mm512_loadu_si512(pos + 16);
+	__m512i sa = _mm512_slli_epi32(_mm512_loadu_si512(st), 7), sb = _mm512_slli_epi32(_mm512_loadu_si512(st + 16), 7);
+	__m512i ta = _mm512_slli_epi32(iota, 16), tb = _mm512_slli_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(16)), 16);
+	size_t ne = 0;
+	for (size_t i = 0; i < n; i += 4) {
+		__m512i xa = classes4(_mm512_i32gather_epi32(pa, p, 1), c0, c1, c2, c3);
+		__m512i xb = classes4(_mm512_i32gather_epi32(pb, p, 1), c0, c1, c2, c3);
+		pa = _mm512_add_epi32(pa, four);
+		pb = _mm512_add_epi32(pb, four);
+		for (int j = 0; j < 4; j++) {
+			__m512i ga = _mm512_i32gather_epi32(_mm512_ternarylogic_epi32(sa, xa, ff, 0xF8), d, 2);
+			__m512i gb = _mm512_i32gather_epi32(_mm512_ternarylogic_epi32(sb, xb, ff, 0xF8), d, 2);
+			xa = _mm512_srli_epi32(xa, 8);
+			xb = _mm512_srli_epi32(xb, 8);
+			sa = _mm512_and_si512(_mm512_slli_epi32(ga, 6), row);
+			sb = _mm512_and_si512(_mm512_slli_epi32(gb, 6), row);
+			__mmask16 ka = _mm512_test_epi32_mask(ga, one), kb = _mm512_test_epi32_mask(gb, one);
+			_mm512_storeu_si512(evw + ne,
+					    _mm512_maskz_compress_epi32(ka, _mm512_ternarylogic_epi32(ga, low16, ta, 0xEA)));
+			ne += (size_t)__builtin_popcount(ka);
+			_mm512_storeu_si512(evw + ne,
+					    _mm512_maskz_compress_epi32(kb, _mm512_ternarylogic_epi32(gb, low16, tb, 0xEA)));
+			ne += (size_t)__builtin_popcount(kb);
+			ta = _mm512_add_epi32(ta, steptag);
+			tb = _mm512_add_epi32(tb, steptag);
+		}
+	}
+	_mm512_storeu_si512(st, _mm512_srli_epi32(sa, 7));
+	_mm512_storeu_si512(st + 16, _mm512_srli_epi32(sb, 7));
+	return ne;
+}
+
+/* scan_walk() with 32 vector walks, for a text with `padded` NUL bytes
+ * after it (a NUL is in no pattern: a walk over them stays at the root and
+ * reports nothing). Every walk takes the same number of steps L, so none
+ * is left over for a scalar tail: walk 0 covers [0, L), walk k
+ * [bound[k] - maxlen, bound[k + 1]), and the last runs on into the NULs.
+ * Returns 0 when the text is too short for this split. */
+static int scan_walk_simd(struct topics *t, const unsigned char *p, size_t len, size_t padded,
+			  size_t bound[AC_WALKS + 1])
+{
+	const int w = AC_VLANES;
+	size_t m = t->maxlen;
+	size_t L = (len + (size_t)(w - 1) * m + (size_t)w - 1) / (size_t)w;
+	L = (L + 3) & ~(size_t)3;
+	uint32_t pos[AC_VLANES], st[AC_VLANES] = {0};
+	bound[0] = 0;
+	pos[0] = 0;
+	for (int k = 1; k < w; k++) {
+		bound[k] = L + (size_t)(k - 1) * (L - m);
+		pos[k] = (uint32_t)(bound[k] - m);
+	}
+	bound[w] = len;
+	if (len > UINT32_MAX / 2 || bound[w - 1] > len || pos[w - 1] + L > len + padded)
+		return 0;
+	size_t block = L < 2048 ? L : 2048, need = (size_t)w * block + 16;
+	if (t->capevw < need) {
+		free(t->evw);
+		t->capevw = need;
+		t->evw = xmalloc(need * sizeof *t->evw);
+	}
+	for (int k = 0; k < w; k++)
+		t->nev[k] = 0;
+	t->vector_scans++;
+	for (size_t done = 0; done < L; done += block) {
+		size_t n = L - done < block ? L - done : block;
+		size_t ne = ac_walk32_avx512(t->ac.d16, t->ac.cls, p, pos, n, st, t->evw);
+		for (size_t e = 0; e < ne; e++) {
+			uint32_t x = t->evw[e];
+			int k = (int)(x >> 16 & 31);
+			size_t end = pos[k] + (x >> 21) + 1;
+			if (k && end <= bound[k]) /* the warm-up: the walk before's */
+				continue;
+			ev_push(t, k, (x & 0xFFFF) >> 1, end);
+		}
+		for (int k = 0; k < w; k++)
+			pos[k] += (uint32_t)n;
+	}
+	return w;
+}
+#endif
+
+int topics_set_simd(struct topics *t, int on)
+{
+#ifdef AC_VECTOR
+	t->simd = on && simd_supported();
+#else
+	(void)on;
+	t->simd = 0;
+#endif
+	return t->simd;
+}
+
+size_t topics_vector_scans(const struct topics *t)
+{
+	return t->vector_scans;
+}
+
 /* Walk p[0, len), leaving the reporting states met as events: returns the
  * number of walks w; walk k's events are in t->ev[k], and its own are
  * those ending after bound[k] (all of walk 0's), in order of end offset.
  * Walk k's own, then walk k + 1's, are the text's in order. */
-static int scan_walk(struct topics *t, const unsigned char *p, size_t len, size_t bound[9])
+static int scan_walk(struct topics *t, const unsigned char *p, size_t len, size_t padded,
+		     size_t bound[AC_WALKS + 1])
 {
 	const struct ac *a = &t->ac;
+#ifdef AC_VECTOR
+	if (t->simd && a->d16 && padded >= 4 * AC_VLANES && len >= 4096 && len >= (size_t)t->maxlen * 128) {
+		int w = scan_walk_simd(t, p, len, padded, bound);
+		if (w)
+			return w;
+	}
+#else
+	(void)padded;
+#endif
 	if (len < 512 || len < (size_t)t->maxlen * 16) {
 		uint32_t st = 0;
 		t->nev[0] = 0;
@@ -1581,7 +1751,12 @@ static int scan_walk(struct topics *t, const unsigned char *p, size_t len, size_
 /* After a walk: event arrays are not kept after a burst. */
 static void scan_trim(struct topics *t)
 {
-	for (int k = 0; k < 8; k++)
+	if (t->capevw > 65536) {
+		free(t->evw);
+		t->evw = NULL;
+		t->capevw = 0;
+	}
+	for (int k = 0; k < AC_WALKS; k++)
 		if (t->capev[k] > 4096) {
 			free(t->ev[k]);
 			t->ev[k] = NULL;
@@ -1621,11 +1796,11 @@ static void scan_done(struct topics *t, size_t len, int field, struct topics_res
  * bytes; none where len[f] is 0), in order and apart: report each match
  * against its own field's text, so word boundaries are the field's, then
  * end each field's scan. */
-static void scan_report(struct topics *t, const unsigned char *p, size_t total, const size_t off[TOPICS_NFIELDS],
-			const size_t len[TOPICS_NFIELDS], struct topics_result *out)
+static void scan_report(struct topics *t, const unsigned char *p, size_t total, size_t padded,
+			const size_t off[TOPICS_NFIELDS], const size_t len[TOPICS_NFIELDS], struct topics_result *out)
 {
-	size_t bound[9];
-	int w = scan_walk(t, p, total, bound), f = 0;
+	size_t bound[AC_WALKS + 1];
+	int w = scan_walk(t, p, total, padded, bound), f = 0;
 	for (int k = 0; k < w; k++)
 		for (size_t e = 0; e < t->nev[k]; e++) {
 			size_t end = t->ev[k][e].end;
@@ -1653,7 +1828,7 @@ void topics_scan(struct topics *t, const char *norm, size_t len, int field,
 	 * passed at once; every match ends inside it) */
 	size_t off[TOPICS_NFIELDS] = {0}, lens[TOPICS_NFIELDS] = {0};
 	lens[field] = len;
-	scan_report(t, (const unsigned char *)norm, len, off, lens, out);
+	scan_report(t, (const unsigned char *)norm, len, 0, off, lens, out);
 }
 
 /* A story's text fields (norm[f], len[f]; none where len[f] is 0) as
@@ -1676,7 +1851,11 @@ static void scan_fields(struct topics *t, char *const norm[TOPICS_NFIELDS], cons
 			sbuf_add(j, norm[f], len[f]);
 		sbuf_addc(j, 0);
 	}
-	scan_report(t, (const unsigned char *)j->s, j->len, off, len, out);
+	/* NUL bytes after the text, for the vector walk (scan_walk_simd) */
+	size_t total = j->len, pad = 4 * AC_VLANES;
+	for (size_t i = 0; i < pad; i++)
+		sbuf_addc(j, 0);
+	scan_report(t, (const unsigned char *)j->s, total, pad, off, len, out);
 	if (j->cap > 65536) /* not kept after a huge story */
 		sbuf_free(j);
 }

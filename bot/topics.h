@@ -154,6 +154,13 @@ void topics_result_free(struct topics_result *r); /* resets to empty */
  * gigawatt×2 (summary)"; "compute: no match" without hits. Owned string. */
 char *topics_evidence(const struct topics *t, const struct topics_result *r, int kind, int index);
 
+/* The vector walk of story scans (AVX-512, 32 walks at once): on where the
+ * CPU has it unless AINEWS_SIMD=0 is set; tests turn it off and on to
+ * compare. Returns whether it is on. */
+int topics_set_simd(struct topics *t, int on);
+/* How many scans the vector walk did so far. */
+size_t topics_vector_scans(const struct topics *t);
+
 /* Bytes held by the taxonomy, keywords and automaton (for benchmarks). */
 size_t topics_memory(const struct topics *t);
 /* Shape of the automaton, rebuilt first if stale (for tests and benchmarks):

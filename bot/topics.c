@@ -1548,18 +1548,6 @@ static void scan_prepare(struct topics *t)
 }
 
 #ifdef AC_VECTOR
-/* Whether this CPU runs the vector walk (AVX-512 F, BW and VBMI, and an OS
- * that saves their registers), unless AINEWS_SIMD=0 says not to use it. */
-static int simd_supported(void)
-{
-	const char *e = getenv("AINEWS_SIMD");
-	if (e && !strcmp(e, "0"))
-		return 0;
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vbmi");
-}
-
 /* Four text bytes per walk (one 32-bit lane each) to their classes: two
  * 128-byte table lookups (VBMI byte permutes), picked by each byte's top
  * bit. */
@@ -1675,7 +1663,7 @@ static int scan_walk_simd(struct topics *t, const unsigned char *p, size_t len, 
 int topics_set_simd(struct topics *t, int on)
 {
 #ifdef AC_VECTOR
-	t->simd = on && simd_supported();
+	t->simd = on && cpu_avx512();
 #else
 	(void)on;
 	t->simd = 0;

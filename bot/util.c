@@ -510,3 +510,19 @@ int ca_source(const char **path)
 	*path = NULL;
 	return CA_NONE;
 }
+
+int cpu_avx512(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		const char *e = getenv("AINEWS_SIMD");
+		int ok = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+		__builtin_cpu_init();
+		ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi");
+#endif
+		known = ok && !(e && !strcmp(e, "0"));
+	}
+	return known;
+}

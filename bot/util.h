@@ -68,6 +68,10 @@ char *sbuf_take(struct sbuf *b);   /* returns the string ("" if empty), buffer r
 void sbuf_free(struct sbuf *b);
 void sbuf_reset(struct sbuf *b);   /* len = 0, keeps memory */
 
+/* Whether the vector paths (AVX-512 F, BW, DQ and VBMI, saved by the OS)
+ * may run: the CPU has them and AINEWS_SIMD is not "0". Decided once. */
+int cpu_avx512(void);
+
 /* UTF-8. */
 int utf8_valid(const char *s, size_t len, size_t *bad_offset);
 /* Decode one code point at s (at most len bytes); returns its byte length

@@ -510,6 +510,19 @@ static void test_long_text_walks(struct topics *t)
  * of samples 001 and 000 (mid-word, mid-keyword, one byte, empty), so
  * keywords and word boundaries meet the joints, on both the compact and
  * the sparse automaton. */
+/* The same hit rows in the same order, and the same bytes scanned. */
+static int same_hits(const struct topics_result *a, const struct topics_result *b)
+{
+	if (a->nhits != b->nhits || a->bytes_scanned != b->bytes_scanned)
+		return 0;
+	for (size_t i = 0; i < a->nhits; i++)
+		if (a->hits[i].kind != b->hits[i].kind || a->hits[i].index != b->hits[i].index ||
+		    a->hits[i].field != b->hits[i].field || a->hits[i].count != b->hits[i].count ||
+		    a->hits[i].pattern != b->hits[i].pattern)
+			return 0;
+	return 1;
+}
+
 static void test_joined_fields(struct topics *t)
 {
 	struct story a, b;
@@ -562,12 +575,7 @@ static void test_joined_fields(struct topics *t)
 				topics_scan(t, norm, len, f, &each);
 			free(norm);
 		}
-		int same = joined.nhits == each.nhits && joined.bytes_scanned == each.bytes_scanned;
-		for (size_t i = 0; same && i < each.nhits; i++)
-			same = joined.hits[i].kind == each.hits[i].kind && joined.hits[i].index == each.hits[i].index &&
-			       joined.hits[i].field == each.hits[i].field && joined.hits[i].count == each.hits[i].count &&
-			       joined.hits[i].pattern == each.hits[i].pattern;
-		if (!same && mismatched++ < 3)
+		if (!same_hits(&joined, &each) && mismatched++ < 3)
 			printf("# round %d: joined %zu hits, %zu bytes; each %zu hits, %zu bytes\n", round, joined.nhits,
 			       (size_t)joined.bytes_scanned, each.nhits, (size_t)each.bytes_scanned);
 		joints += each.nhits > 0;
@@ -634,12 +642,7 @@ static void test_vector_walk(struct topics *t)
 		topics_classify(t, &s, &on);
 		topics_set_simd(t, 0);
 		topics_classify(t, &s, &off);
-		int same = on.nhits == off.nhits && on.bytes_scanned == off.bytes_scanned;
-		for (size_t i = 0; same && i < off.nhits; i++)
-			same = on.hits[i].kind == off.hits[i].kind && on.hits[i].index == off.hits[i].index &&
-			       on.hits[i].field == off.hits[i].field && on.hits[i].count == off.hits[i].count &&
-			       on.hits[i].pattern == off.hits[i].pattern;
-		if (!same && mismatched++ < 3)
+		if (!same_hits(&on, &off) && mismatched++ < 3)
 			printf("# round %d (%zu bytes): vector %zu hits, scalar %zu\n", round, text.len, on.nhits, off.nhits);
 		for (size_t i = 0; i < off.nhits; i++)
 			hits += (size_t)off.hits[i].count;

@@ -390,18 +390,18 @@ char *normalise_text_mode(struct normaliser *n, const char *text, size_t len, si
 				 * of the input (see the multi-byte path below). */
 				size_t j = i + 3;
 				/* Looking for a Traditional-only one until one is
-				 * found (a bit of trad_map each: c < 0x10000), then
-				 * only for the run's end; each character's bytes are
-				 * checked as search_add() checks them. */
+				 * found, then only for the run's end; each
+				 * character's bytes are checked as search_add()
+				 * checks them. */
 				int look = !traditional && n;
-				if (look && ((trad_map[c >> 3] >> (c & 7)) & 1))
+				if (look && is_trad(c))
 					traditional = 1, look = 0;
 				while (len - j >= 3 && (unsigned)(s[j] - 0xE4) <= 5) {
 					unsigned x1 = s[j + 1] ^ 0x80u, x2 = s[j + 2] ^ 0x80u;
 					c = (s[j] & 0x0Fu) << 12 | x1 << 6 | x2;
 					if ((x1 | x2) > 0x3F || c < 0x4E00)
 						break;
-					if (look && ((trad_map[c >> 3] >> (c & 7)) & 1))
+					if (look && is_trad(c))
 						traditional = 1, look = 0;
 					j += 3;
 				}

@@ -73,8 +73,8 @@ struct ac_event {
 #define AC_VECTOR 1
 #include <immintrin.h>
 #endif
-#define AC_WALKS 32
 #define AC_VLANES 32
+#define AC_WALKS AC_VLANES /* the most walks of any scan */
 
 struct keyword {
 	char *norm; /* normalised, '*' kept for prefixes; owned */
@@ -173,7 +173,7 @@ struct topics {
 	size_t nev[AC_WALKS], capev[AC_WALKS];
 	uint32_t *evw; /* the vector walk's packed events (scan_walk_simd) */
 	size_t capevw;
-	int simd; /* the vector walk: 1 on, 0 off (no CPU support, or AINEWS_SIMD=0), -1 not decided */
+	int simd; /* the vector walk: 1 on, 0 off (no CPU support, or AINEWS_SIMD=0) */
 	size_t vector_scans; /* scans it did (for tests) */
 	uint32_t *owner_count, *touched;
 	size_t ntouched, count_cap;
@@ -860,7 +860,7 @@ struct topics *topics_load_text(const char *json, size_t len, const char *origin
 {
 	struct topics *t = xcalloc(1, sizeof *t);
 	t->norm = n;
-	t->simd = -1; /* decided at the first scan */
+	t->simd = cpu_avx512();
 	struct loader L = {t, origin ? origin : "topics", NULL};
 	cJSON *root = cJSON_ParseWithLength(json, len);
 	if (!root) {
@@ -1529,8 +1529,6 @@ static void scan_prepare(struct topics *t)
 {
 	if (!t->forced && normaliser_opencc_loaded(t->norm))
 		topics_force(t);
-	if (t->simd < 0)
-		topics_set_simd(t, 1);
 	if (t->stale)
 		ac_build(t);
 	if (t->count_cap < t->nowners) {
@@ -1567,10 +1565,12 @@ classes4(__m512i x, __m512i c0, __m512i c1, __m512i c2, __m512i c3)
  * Per four steps one gather loads four text bytes of every walk; per step
  * one gather loads the transitions (each entry the low half of a 32-bit
  * load). A state is kept as its row's offset, number << 7. The gathers of
- * the two vectors are independent, so each hides the other's latency. */
+ * the two vectors are independent, so each hides the other's latency (the
+ * loops over them are unrolled by the compiler). */
+#define AC_VECS (AC_VLANES / 16)
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static size_t
-ac_walk32_avx512(const uint16_t *d, const uint8_t cls[256], const unsigned char *p, const uint32_t pos[32],
-		 size_t n, uint32_t st[32], uint32_t *evw)
+ac_walk32_avx512(const uint16_t *d, const uint8_t cls[256], const unsigned char *p, const uint32_t pos[AC_VLANES],
+		 size_t n, uint32_t st[AC_VLANES], uint32_t *evw)
 {
 	const __m512i c0 = _mm512_loadu_si512(cls), c1 = _mm512_loadu_si512(cls + 64);
 	const __m512i c2 = _mm512_loadu_si512(cls + 128), c3 = _mm512_loadu_si512(cls + 192);
@@ -1578,35 +1578,35 @@ ac_walk32_avx512(const uint16_t *d, const uint8_t cls[256], const unsigned char 
 	const __m512i row = _mm512_set1_epi32(0x7FFF << 7), four = _mm512_set1_epi32(4);
 	const __m512i steptag = _mm512_set1_epi32(1 << 21);
 	const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	__m512i pa = _mm512_loadu_si512(pos), pb = _mm512_loadu_si512(pos + 16);
-	__m512i sa = _mm512_slli_epi32(_mm512_loadu_si512(st), 7), sb = _mm512_slli_epi32(_mm512_loadu_si512(st + 16), 7);
-	__m512i ta = _mm512_slli_epi32(iota, 16), tb = _mm512_slli_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(16)), 16);
+	__m512i pv[AC_VECS], sv[AC_VECS], tv[AC_VECS], xv[AC_VECS];
+	for (int c = 0; c < AC_VECS; c++) {
+		pv[c] = _mm512_loadu_si512(pos + 16 * c);
+		sv[c] = _mm512_slli_epi32(_mm512_loadu_si512(st + 16 * c), 7);
+		tv[c] = _mm512_slli_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(16 * c)), 16);
+	}
 	size_t ne = 0;
 	for (size_t i = 0; i < n; i += 4) {
-		__m512i xa = classes4(_mm512_i32gather_epi32(pa, p, 1), c0, c1, c2, c3);
-		__m512i xb = classes4(_mm512_i32gather_epi32(pb, p, 1), c0, c1, c2, c3);
-		pa = _mm512_add_epi32(pa, four);
-		pb = _mm512_add_epi32(pb, four);
+		for (int c = 0; c < AC_VECS; c++) {
+			xv[c] = classes4(_mm512_i32gather_epi32(pv[c], p, 1), c0, c1, c2, c3);
+			pv[c] = _mm512_add_epi32(pv[c], four);
+		}
 		for (int j = 0; j < 4; j++) {
-			__m512i ga = _mm512_i32gather_epi32(_mm512_ternarylogic_epi32(sa, xa, ff, 0xF8), d, 2);
-			__m512i gb = _mm512_i32gather_epi32(_mm512_ternarylogic_epi32(sb, xb, ff, 0xF8), d, 2);
-			xa = _mm512_srli_epi32(xa, 8);
-			xb = _mm512_srli_epi32(xb, 8);
-			sa = _mm512_and_si512(_mm512_slli_epi32(ga, 6), row);
-			sb = _mm512_and_si512(_mm512_slli_epi32(gb, 6), row);
-			__mmask16 ka = _mm512_test_epi32_mask(ga, one), kb = _mm512_test_epi32_mask(gb, one);
-			_mm512_storeu_si512(evw + ne,
-					    _mm512_maskz_compress_epi32(ka, _mm512_ternarylogic_epi32(ga, low16, ta, 0xEA)));
-			ne += (size_t)__builtin_popcount(ka);
-			_mm512_storeu_si512(evw + ne,
-					    _mm512_maskz_compress_epi32(kb, _mm512_ternarylogic_epi32(gb, low16, tb, 0xEA)));
-			ne += (size_t)__builtin_popcount(kb);
-			ta = _mm512_add_epi32(ta, steptag);
-			tb = _mm512_add_epi32(tb, steptag);
+			__m512i g[AC_VECS];
+			for (int c = 0; c < AC_VECS; c++)
+				g[c] = _mm512_i32gather_epi32(_mm512_ternarylogic_epi32(sv[c], xv[c], ff, 0xF8), d, 2);
+			for (int c = 0; c < AC_VECS; c++) {
+				xv[c] = _mm512_srli_epi32(xv[c], 8);
+				sv[c] = _mm512_and_si512(_mm512_slli_epi32(g[c], 6), row);
+				__mmask16 k = _mm512_test_epi32_mask(g[c], one);
+				_mm512_storeu_si512(evw + ne, _mm512_maskz_compress_epi32(
+								      k, _mm512_ternarylogic_epi32(g[c], low16, tv[c], 0xEA)));
+				ne += (size_t)__builtin_popcount(k);
+				tv[c] = _mm512_add_epi32(tv[c], steptag);
+			}
 		}
 	}
-	_mm512_storeu_si512(st, _mm512_srli_epi32(sa, 7));
-	_mm512_storeu_si512(st + 16, _mm512_srli_epi32(sb, 7));
+	for (int c = 0; c < AC_VECS; c++)
+		_mm512_storeu_si512(st + 16 * c, _mm512_srli_epi32(sv[c], 7));
 	return ne;
 }
 
@@ -1647,11 +1647,8 @@ static int scan_walk_simd(struct topics *t, const unsigned char *p, size_t len, 
 		size_t ne = ac_walk32_avx512(t->ac.d16, t->ac.cls, p, pos, n, st, t->evw);
 		for (size_t e = 0; e < ne; e++) {
 			uint32_t x = t->evw[e];
-			int k = (int)(x >> 16 & 31);
-			size_t end = pos[k] + (x >> 21) + 1;
-			if (k && end <= bound[k]) /* the warm-up: the walk before's */
-				continue;
-			ev_push(t, k, (x & 0xFFFF) >> 1, end);
+			int k = (int)(x >> 16 & (AC_VLANES - 1));
+			ev_push(t, k, (x & 0xFFFF) >> 1, pos[k] + (x >> 21) + 1);
 		}
 		for (int k = 0; k < w; k++)
 			pos[k] += (uint32_t)n;
@@ -1662,12 +1659,7 @@ static int scan_walk_simd(struct topics *t, const unsigned char *p, size_t len, 
 
 int topics_set_simd(struct topics *t, int on)
 {
-#ifdef AC_VECTOR
 	t->simd = on && cpu_avx512();
-#else
-	(void)on;
-	t->simd = 0;
-#endif
 	return t->simd;
 }
 

@@ -504,12 +504,6 @@ static void test_long_text_walks(struct topics *t)
 	story_free(&s);
 }
 
-/* Classification scans a story's fields in one walk over them joined
- * (scan_fields() in topics.c); its hits must be exactly those of scanning
- * each field on its own with topics_scan(). Fields here are random cuts
- * of samples 001 and 000 (mid-word, mid-keyword, one byte, empty), so
- * keywords and word boundaries meet the joints, on both the compact and
- * the sparse automaton. */
 /* The same hit rows in the same order, and the same bytes scanned. */
 static int same_hits(const struct topics_result *a, const struct topics_result *b)
 {
@@ -523,6 +517,12 @@ static int same_hits(const struct topics_result *a, const struct topics_result *
 	return 1;
 }
 
+/* Classification scans a story's fields in one walk over them joined
+ * (scan_fields() in topics.c); its hits must be exactly those of scanning
+ * each field on its own with topics_scan(). Fields here are random cuts
+ * of samples 001 and 000 (mid-word, mid-keyword, one byte, empty), so
+ * keywords and word boundaries meet the joints, on both the compact and
+ * the sparse automaton. */
 static void test_joined_fields(struct topics *t)
 {
 	struct story a, b;

@@ -464,7 +464,7 @@ struct search {
 	int64_t pend_base, pend_last;
 	size_t pend_docs;
 	/* scratch */
-	uint64_t *sorted; /* the pending keys in order, at flush */
+	uint64_t *sorted; /* a part's pending keys in order, at flush */
 	size_t sorted_cap;
 	struct group {
 		struct gslot *slot;
@@ -702,7 +702,7 @@ void search_discard(struct search *s)
 			pt->v = pt->tail = pt->end = NULL;
 		}
 	}
-	if (!keep || s->sorted_cap > (1 << 22)) {
+	if (!keep || s->sorted_cap > (1 << 16)) {
 		free(s->sorted);
 		s->sorted = NULL;
 		s->sorted_cap = 0;
@@ -1261,33 +1261,58 @@ static void group_bucket(struct group *g, const uint64_t *in, uint64_t *out, siz
 		out[slot[at[i]].n++] = in[i];
 }
 
-/* The pending keys in order into s->sorted; returns how many. The parts
- * are the top byte's buckets, each grouped by term (group_bucket). A
- * key's documents were appended in order, so grouping stably sorts. */
-static size_t sort_pending(struct search *s)
+/* Part b's keys in order into s->sorted; returns how many. A part is a
+ * top byte's bucket, grouped by term (group_bucket); a key's documents
+ * were appended in order, so grouping stably sorts. The flush takes one
+ * part at a time, so the sorted keys are a part's ~25 KB, still in cache
+ * when they are written out, not a second copy of all ~6 MB. */
+static size_t sort_part(struct search *s, int b)
 {
-	size_t n = 0;
-	for (int b = 0; b < SEARCH_PARTS; b++)
-		n += (size_t)(s->pend[b].tail - s->pend[b].v);
-	if (s->sorted_cap < n) {
+	const struct part *p = &s->pend[b];
+	size_t m = (size_t)(p->tail - p->v);
+	if (s->sorted_cap < m) {
 		free(s->sorted);
-		s->sorted_cap = n + n / 2;
+		s->sorted_cap = m + m / 2;
 		s->sorted = xmalloc(s->sorted_cap * sizeof *s->sorted);
 	}
-	uint64_t *out = s->sorted;
-	for (int b = 0; b < SEARCH_PARTS; b++) {
-		const struct part *p = &s->pend[b];
-		size_t m = (size_t)(p->tail - p->v);
-		if (m <= 32) {
-			if (m)
-				memcpy(out, p->v, m * sizeof *out);
-			insertion_sort(out, m);
-		} else {
-			group_bucket(&s->group, p->v, out, m);
-		}
-		out += m;
+	if (m <= 32) {
+		if (m)
+			memcpy(s->sorted, p->v, m * sizeof *s->sorted);
+		insertion_sort(s->sorted, m);
+	} else {
+		group_bucket(&s->group, p->v, s->sorted, m);
 	}
-	return n;
+	return m;
+}
+
+/* Sorted keys (documents from base) as segment entries: a term's
+ * documents as gaps, varint coded. */
+static void write_sorted(struct search *s, struct segw *w, int64_t base, const uint64_t *v, size_t np)
+{
+	for (size_t i = 0; i < np && !w->rc;) {
+		/* Sorted: the term's keys are the ones up to its last possible one. */
+		uint64_t prev = v[i], last_key = prev | SEARCH_DOC_MASK, ndocs = 1;
+		uint8_t *o = s->tail.v;
+		size_t j = i + 1;
+		for (; j < np && v[j] <= last_key; j++) {
+			uint64_t gap = v[j] - prev;
+			if (!gap) /* a repeat the seen-cache missed */
+				continue;
+			if (gap < 0x80) {
+				*o++ = (uint8_t)gap;
+			} else {
+				o[0] = (uint8_t)(gap | 0x80);
+				o[1] = (uint8_t)(gap >> 7);
+				o += 2;
+			}
+			ndocs++;
+			prev = v[j];
+		}
+		s->tail.len = (size_t)(o - s->tail.v);
+		segw_entry(w, v[i] >> SEARCH_DOC_BITS, ndocs, base + (int64_t)(v[i] & SEARCH_DOC_MASK),
+			   base + (int64_t)(prev & SEARCH_DOC_MASK), s->tail.v, s->tail.len);
+		i = j;
+	}
 }
 
 static int merge_due(struct search *s);
@@ -1307,33 +1332,13 @@ int search_flush(struct search *s)
 	int64_t base = s->pend_base;
 	int rc = segw_begin(&w, s, level_of((int64_t)s->pend_docs), base, s->pend_last, (int64_t)s->pend_docs);
 	if (!rc) {
-		size_t np = sort_pending(s);
-		const uint64_t *v = s->sorted;
 		/* A term's tail is at most two varint bytes per other document. */
 		buf_need(&s->tail, 2 * SEARCH_PEND_DOCS);
-		for (size_t i = 0; i < np && !w.rc;) {
-			/* Sorted: the term's keys are the ones up to its last possible one. */
-			uint64_t prev = v[i], last_key = prev | SEARCH_DOC_MASK, ndocs = 1;
-			uint8_t *o = s->tail.v;
-			size_t j = i + 1;
-			for (; j < np && v[j] <= last_key; j++) {
-				uint64_t gap = v[j] - prev;
-				if (!gap) /* a repeat the seen-cache missed */
-					continue;
-				if (gap < 0x80) {
-					*o++ = (uint8_t)gap;
-				} else {
-					o[0] = (uint8_t)(gap | 0x80);
-					o[1] = (uint8_t)(gap >> 7);
-					o += 2;
-				}
-				ndocs++;
-				prev = v[j];
-			}
-			s->tail.len = (size_t)(o - s->tail.v);
-			segw_entry(&w, v[i] >> SEARCH_DOC_BITS, ndocs, base + (int64_t)(v[i] & SEARCH_DOC_MASK),
-				   base + (int64_t)(prev & SEARCH_DOC_MASK), s->tail.v, s->tail.len);
-			i = j;
+		/* A term's keys are all in one part: the parts in order, each
+		 * sorted, are all the keys sorted. */
+		for (int b = 0; b < SEARCH_PARTS && !w.rc; b++) {
+			size_t np = sort_part(s, b); /* may move s->sorted */
+			write_sorted(s, &w, base, s->sorted, np);
 		}
 	}
 	if (!rc)

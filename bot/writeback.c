@@ -5,21 +5,31 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 /* Bytes written to a file before its writeback is started. */
 #define WB_CHUNK (1 << 20)
+
+/* A WAL write this small (a frame's 24-byte header, the WAL's 32-byte
+ * header) is held until the next call on the file; see writeback.h. */
+#define WB_HELD_MAX 32
 
 struct wb_file {
 	sqlite3_file base;
 	sqlite3_file *real; /* the default VFS's file object, in the same block */
 	int fd;             /* its descriptor, or -1: no hints */
+	int wal;            /* a WAL file with a descriptor: small writes held */
 	sqlite3_int64 lo, hi, pending; /* written since the last hint or sync */
+	int held_n;                    /* bytes held, 0 none */
+	sqlite3_int64 held_off;
+	unsigned char held[WB_HELD_MAX];
 };
 
 static sqlite3_vfs wb_vfs;
 static sqlite3_vfs *wb_real;
-static long long wb_nhints;
+static long long wb_nhints, wb_njoined;
 
 #define REAL(f) (((struct wb_file *)(f))->real)
 #define RM(f) (REAL(f)->pMethods)
@@ -52,43 +62,121 @@ static void start_writeback(struct wb_file *p)
 	p->pending = 0;
 }
 
+/* n bytes written at off: start their writeback once 1 MB is due. */
+static void noted(struct wb_file *p, int n, sqlite3_int64 off)
+{
+	if (p->fd < 0 || n <= 0)
+		return;
+	if (!p->pending || off < p->lo)
+		p->lo = off;
+	if (!p->pending || off + n > p->hi)
+		p->hi = off + n;
+	p->pending += n;
+	if (p->pending >= WB_CHUNK)
+		start_writeback(p);
+}
+
+static int real_write(struct wb_file *p, const void *buf, int n, sqlite3_int64 off)
+{
+	int rc = RM(&p->base)->xWrite(p->real, buf, n, off);
+	if (rc == SQLITE_OK)
+		noted(p, n, off);
+	return rc;
+}
+
+/* The held bytes, then buf: one pwritev() (as the default VFS writes:
+ * short writes continued, ENOSPC as SQLITE_FULL). */
+static int joined_write(struct wb_file *p, const void *buf, int n)
+{
+	struct iovec iov[2] = {{p->held, (size_t)p->held_n}, {(void *)buf, (size_t)n}};
+	struct iovec *v = iov;
+	int nv = 2;
+	sqlite3_int64 off = p->held_off;
+	size_t total = (size_t)p->held_n + (size_t)n, done = 0;
+	p->held_n = 0;
+	while (done < total) {
+		ssize_t w = pwritev(p->fd, v, nv, off + (sqlite3_int64)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 && errno != ENOSPC ? SQLITE_IOERR_WRITE : SQLITE_FULL;
+		done += (size_t)w;
+		for (size_t left = (size_t)w; nv && left;) { /* past what went */
+			size_t t = left < v->iov_len ? left : v->iov_len;
+			v->iov_base = (char *)v->iov_base + t;
+			v->iov_len -= t;
+			left -= t;
+			if (!v->iov_len)
+				v++, nv--;
+		}
+	}
+	__atomic_fetch_add(&wb_njoined, 1, __ATOMIC_RELAXED);
+	noted(p, (int)total, off);
+	return SQLITE_OK;
+}
+
+/* Before anything else touches the file: the held bytes written. */
+static int flush_held(sqlite3_file *f)
+{
+	struct wb_file *p = (struct wb_file *)f;
+	if (!p->held_n)
+		return SQLITE_OK;
+	int n = p->held_n;
+	p->held_n = 0;
+	return real_write(p, p->held, n, p->held_off);
+}
+
+#define FLUSH_HELD(f)                         \
+	do {                                  \
+		int held_rc_ = flush_held(f); \
+		if (held_rc_)                 \
+			return held_rc_;      \
+	} while (0)
+
 /* ---- file methods: forwarded; writes noted ---- */
 
 static int wb_close(sqlite3_file *f)
 {
+	int hrc = flush_held(f);
 	int rc = RM(f)->xClose(REAL(f));
+	if (rc == SQLITE_OK)
+		rc = hrc;
 	f->pMethods = NULL;
 	return rc;
 }
 
 static int wb_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 {
+	FLUSH_HELD(f);
 	return RM(f)->xRead(REAL(f), buf, n, off);
 }
 
 static int wb_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
 	struct wb_file *p = (struct wb_file *)f;
-	int rc = RM(f)->xWrite(p->real, buf, n, off);
-	if (rc == SQLITE_OK && p->fd >= 0 && n > 0) {
-		if (!p->pending || off < p->lo)
-			p->lo = off;
-		if (!p->pending || off + n > p->hi)
-			p->hi = off + n;
-		p->pending += n;
-		if (p->pending >= WB_CHUNK)
-			start_writeback(p);
+	if (p->held_n) {
+		if (n > 0 && off == p->held_off + p->held_n)
+			return joined_write(p, buf, n);
+		FLUSH_HELD(f);
 	}
-	return rc;
+	if (p->wal && n > 0 && n <= WB_HELD_MAX) {
+		memcpy(p->held, buf, (size_t)n);
+		p->held_n = n;
+		p->held_off = off;
+		return SQLITE_OK;
+	}
+	return real_write(p, buf, n, off);
 }
 
 static int wb_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
+	FLUSH_HELD(f);
 	return RM(f)->xTruncate(REAL(f), size);
 }
 
 static int wb_sync(sqlite3_file *f, int flags)
 {
+	FLUSH_HELD(f);
 	int rc = RM(f)->xSync(REAL(f), flags);
 	if (rc == SQLITE_OK)
 		((struct wb_file *)f)->pending = 0;
@@ -97,16 +185,19 @@ static int wb_sync(sqlite3_file *f, int flags)
 
 static int wb_file_size(sqlite3_file *f, sqlite3_int64 *size)
 {
+	FLUSH_HELD(f);
 	return RM(f)->xFileSize(REAL(f), size);
 }
 
 static int wb_lock(sqlite3_file *f, int lock)
 {
+	FLUSH_HELD(f);
 	return RM(f)->xLock(REAL(f), lock);
 }
 
 static int wb_unlock(sqlite3_file *f, int lock)
 {
+	FLUSH_HELD(f);
 	return RM(f)->xUnlock(REAL(f), lock);
 }
 
@@ -117,6 +208,7 @@ static int wb_check_reserved(sqlite3_file *f, int *out)
 
 static int wb_file_control(sqlite3_file *f, int op, void *arg)
 {
+	FLUSH_HELD(f);
 	return RM(f)->xFileControl(REAL(f), op, arg);
 }
 
@@ -214,6 +306,7 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
 	p->base.pMethods = &wb_io;
 	if (rc == SQLITE_OK && name && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)))
 		p->fd = find_fd(p->real, name);
+	p->wal = p->fd >= 0 && (flags & SQLITE_OPEN_WAL);
 	return rc;
 }
 
@@ -350,4 +443,9 @@ int writeback_register(void)
 long long writeback_hints(void)
 {
 	return __atomic_load_n(&wb_nhints, __ATOMIC_RELAXED);
+}
+
+long long writeback_joined(void)
+{
+	return __atomic_load_n(&wb_njoined, __ATOMIC_RELAXED);
 }

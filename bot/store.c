@@ -196,6 +196,47 @@ static const char *const migrations[] = {
 	 * first term the next step merges. */
 	"CREATE TABLE IF NOT EXISTS search_merge(out_seg INTEGER PRIMARY KEY, inputs BLOB NOT NULL, dead BLOB NOT NULL,"
 	"  next_term INTEGER NOT NULL);",
+	/* 5 -> 6: a story's revisions linked by rowid instead of indexed by
+	 * (story_id, revision): the story's row holds its head revision's
+	 * rowid (rev_row), each revision the rowid of the one before it
+	 * (prev). That index took an insert at a random place for every
+	 * revision stored (story ids are hashes), and every commit rewrote the
+	 * pages it touched; reading a story's JSON by its row now follows two
+	 * rowids. Both tables are copied once with the same rowids (a story's
+	 * rowid is its search document), the JSON last, so walking a story's
+	 * revisions reads none of the JSON's overflow pages. Columns are named,
+	 * so the copy also works on tables already in this shape. */
+	"CREATE TABLE revisions3("
+	"  rowid INTEGER PRIMARY KEY, story_id TEXT NOT NULL, revision INTEGER NOT NULL, prev INTEGER,"
+	"  fingerprint INTEGER NOT NULL, changed TEXT NOT NULL, created_at INTEGER NOT NULL, json TEXT NOT NULL);"
+	"INSERT INTO revisions3(rowid, story_id, revision, prev, fingerprint, changed, created_at, json)"
+	"  SELECT r.rowid, r.story_id, r.revision, (SELECT p.rowid FROM revisions p WHERE p.story_id = r.story_id"
+	"  AND p.revision < r.revision ORDER BY p.revision DESC LIMIT 1), r.fingerprint, r.changed, r.created_at, r.json"
+	"  FROM revisions r ORDER BY r.rowid;"
+	"CREATE TABLE stories3("
+	"  rowid INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  revision INTEGER NOT NULL,"
+	"  fingerprint INTEGER NOT NULL,"
+	"  source TEXT, url TEXT,"
+	"  hot INTEGER, quality INTEGER, impact INTEGER,"
+	"  published_at INTEGER, updated_at INTEGER,"
+	"  ingested_at INTEGER NOT NULL,"
+	"  title TEXT NOT NULL, title_en TEXT, title_zh TEXT,"
+	"  classes TEXT NOT NULL DEFAULT '', rev_row INTEGER);"
+	"INSERT INTO stories3(rowid, id, revision, fingerprint, source, url, hot, quality, impact, published_at,"
+	"  updated_at, ingested_at, title, title_en, title_zh, classes, rev_row)"
+	"  SELECT s.rowid, s.id, s.revision, s.fingerprint, s.source, s.url, s.hot, s.quality, s.impact,"
+	"  s.published_at, s.updated_at, s.ingested_at, s.title, s.title_en, s.title_zh, s.classes,"
+	"  (SELECT r.rowid FROM revisions r WHERE r.story_id = s.id AND r.revision = s.revision)"
+	"  FROM stories s ORDER BY s.rowid;"
+	"DROP TABLE revisions;"
+	"ALTER TABLE revisions3 RENAME TO revisions;"
+	"DROP TABLE stories;"
+	"ALTER TABLE stories3 RENAME TO stories;"
+	"CREATE INDEX stories_time ON stories(published_at DESC, rowid DESC);"
+	"CREATE INDEX stories_top ON stories(max(coalesce(hot,0), coalesce(quality,0), coalesce(impact,0)) DESC,"
+	"  published_at DESC);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof *migrations))
 
@@ -243,41 +284,48 @@ enum sql_id {
 };
 
 static const char *const sql_text[Q_NSQL] = {
-	[Q_HEAD] = "SELECT revision, fingerprint, rowid FROM stories WHERE id = ?1",
+	[Q_HEAD] = "SELECT revision, fingerprint, rowid, rev_row FROM stories WHERE id = ?1",
 	[Q_DOC_TIME] = "SELECT published_at FROM stories WHERE rowid = ?1",
 	[Q_READ_BEGIN] = "BEGIN",
 	[Q_READ_END] = "COMMIT",
 	[Q_TIME_WALK] = "SELECT rowid, published_at FROM stories WHERE published_at >= ?1"
 			" ORDER BY published_at DESC, rowid DESC",
 	[Q_STORY_INSERT] = "INSERT INTO stories(id, revision, fingerprint, source, url, hot, quality, impact,"
-			   " published_at, updated_at, ingested_at, title, title_en, title_zh, classes)"
-			   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+			   " published_at, updated_at, ingested_at, title, title_en, title_zh, classes, rev_row)"
+			   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
 	/* A revision moves the row to the end: its rowid is its search document. */
 	[Q_STORY_UPDATE] = "UPDATE stories SET rowid = (SELECT max(rowid) FROM stories) + 1, revision = ?2,"
 			   " fingerprint = ?3, source = ?4, url = ?5, hot = ?6, quality = ?7, impact = ?8,"
 			   " published_at = coalesce(published_at, ?9), updated_at = ?10, title = ?12,"
-			   " title_en = ?13, title_zh = ?14, classes = ?15 WHERE id = ?1" /* ?11 unused */
+			   " title_en = ?13, title_zh = ?14, classes = ?15, rev_row = ?16 WHERE id = ?1" /* ?11 unused */
 			   " RETURNING rowid",
-	[Q_REV_INSERT] = "INSERT INTO revisions(story_id, revision, fingerprint, changed, json, created_at)"
-			 " VALUES(?1,?2,?3,?4,?5,?6)",
+	[Q_REV_INSERT] = "INSERT INTO revisions(story_id, revision, prev, fingerprint, changed, created_at, json)"
+			 " VALUES(?1,?2,?3,?4,?5,?6,?7)",
 	[Q_STORY_JSON] = "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
-			 " ON r.story_id = s.id AND r.revision = s.revision WHERE s.id = ?1",
-	[Q_STORY_JSON_REV] = "SELECT r.json, r.revision, s.published_at FROM revisions r JOIN stories s"
-			     " ON s.id = r.story_id WHERE r.story_id = ?1 AND r.revision = ?2",
-	[Q_REVISIONS] = "SELECT revision, changed, created_at FROM revisions WHERE story_id = ?1 ORDER BY revision",
+			 " ON r.rowid = s.rev_row WHERE s.id = ?1",
+	/* A story's revisions: back from its head along prev (each an older,
+	 * so smaller, rowid: the walk ends even on a damaged link). */
+	[Q_STORY_JSON_REV] = "WITH RECURSIVE chain(rid) AS (SELECT rev_row FROM stories WHERE id = ?1"
+			     " UNION ALL SELECT r.prev FROM revisions r JOIN chain c ON r.rowid = c.rid"
+			     " WHERE r.prev < r.rowid AND r.revision > ?2)"
+			     " SELECT r.json, r.revision, s.published_at FROM chain c JOIN revisions r ON r.rowid = c.rid"
+			     " JOIN stories s ON s.id = ?1 WHERE r.revision = ?2",
+	[Q_REVISIONS] = "WITH RECURSIVE chain(rid) AS (SELECT rev_row FROM stories WHERE id = ?1"
+			" UNION ALL SELECT r.prev FROM revisions r JOIN chain c ON r.rowid = c.rid WHERE r.prev < r.rowid)"
+			" SELECT r.revision, r.changed, r.created_at FROM chain c JOIN revisions r ON r.rowid = c.rid"
+			" ORDER BY r.revision",
 	[Q_COUNT] = "SELECT count(*) FROM stories",
 	[Q_WINDOW] = "SELECT count(*) FROM (SELECT 1 FROM stories WHERE published_at >= ?1 LIMIT 2000)",
 	[Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[Q_META_DEL] = "DELETE FROM meta WHERE key = ?1",
 	[Q_DOC_JSON] = "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
-		       " ON r.story_id = s.id AND r.revision = s.revision WHERE s.rowid = ?1",
+		       " ON r.rowid = s.rev_row WHERE s.rowid = ?1",
 	[Q_DOC_BRIEF] = "SELECT id, revision, published_at, hot, quality, impact, title_en, title_zh"
 			" FROM stories WHERE rowid = ?1",
 	[Q_DOC_BRIEF_JSON] = "SELECT r.json, s.id, s.revision, s.published_at, s.hot, s.quality, s.impact, s.title_en,"
-			     " s.title_zh FROM stories s JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision"
-			     " WHERE s.rowid = ?1",
+			     " s.title_zh FROM stories s JOIN revisions r ON r.rowid = s.rev_row WHERE s.rowid = ?1",
 	[Q_REINDEX_SCAN] = "SELECT r.json, s.revision, s.published_at, s.rowid FROM stories s JOIN revisions r"
-			   " ON r.story_id = s.id AND r.revision = s.revision WHERE s.rowid > ?1 ORDER BY s.rowid",
+			   " ON r.rowid = s.rev_row WHERE s.rowid > ?1 ORDER BY s.rowid",
 	[Q_FP_SET] = "UPDATE stories SET fingerprint = ?2 WHERE rowid = ?1",
 	[Q_RULE_ADD] = "INSERT INTO rules(platform, target_kind, target, expr, lang, origin)"
 		       " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT DO NOTHING",
@@ -610,16 +658,37 @@ static int class_terms_add(struct store *st, int64_t doc, const char *classes)
 int store_story_put(struct store *st, const struct story *s, uint64_t fingerprint, const char *changed,
 		    const char *const texts[STORY_NTEXT], const size_t lens[STORY_NTEXT], int64_t now)
 {
-	int64_t old_rowid = 0;
+	int64_t old_rowid = 0, prev_rev = 0;
 	if (s->revision > 1) {
 		sqlite3_stmt *h = q(st, Q_HEAD);
 		if (!h)
 			return -1;
 		bind_static(h, 1, s->id);
-		if (sqlite3_step(h) == SQLITE_ROW)
+		if (sqlite3_step(h) == SQLITE_ROW) {
 			old_rowid = sqlite3_column_int64(h, 2);
+			prev_rev = sqlite3_column_int64(h, 3);
+		}
 		sqlite3_reset(h);
 	}
+	/* The revision first: the story's row points at it. */
+	char *json = story_to_json(s, NULL, 0);
+	sqlite3_stmt *r = q(st, Q_REV_INSERT);
+	if (!r) {
+		free(json);
+		return -1;
+	}
+	bind_static(r, 1, s->id);
+	sqlite3_bind_int(r, 2, s->revision);
+	if (prev_rev > 0)
+		sqlite3_bind_int64(r, 3, prev_rev);
+	sqlite3_bind_int64(r, 4, (sqlite3_int64)fingerprint);
+	bind_static(r, 5, changed ? changed : "new");
+	sqlite3_bind_int64(r, 6, now);
+	sqlite3_bind_text(r, 7, json, -1, free);
+	if (run(st, r, "store revision"))
+		return -1;
+	sqlite3_int64 rev_row = sqlite3_last_insert_rowid(st->db);
+
 	struct sbuf classes = {0};
 	classes_text(s, &classes);
 	int64_t published = s->published_at > 0 ? s->published_at : now;
@@ -643,6 +712,7 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 	bind_static(u, 13, s->title[STORY_EN]);
 	bind_static(u, 14, s->title[STORY_ZH]);
 	sqlite3_bind_text(u, 15, classes.s, (int)classes.len, SQLITE_STATIC);
+	sqlite3_bind_int64(u, 16, rev_row);
 	int rc = sqlite3_step(u);
 	sqlite3_int64 rowid = old_rowid ? (rc == SQLITE_ROW ? sqlite3_column_int64(u, 0) : 0)
 					: sqlite3_last_insert_rowid(st->db);
@@ -651,21 +721,7 @@ int store_story_put(struct store *st, const struct story *s, uint64_t fingerprin
 		sbuf_free(&classes);
 		return fail(st, "store story");
 	}
-
-	char *json = story_to_json(s, NULL, 0);
-	sqlite3_stmt *r = q(st, Q_REV_INSERT);
-	if (!r) {
-		free(json);
-		sbuf_free(&classes);
-		return -1;
-	}
-	bind_static(r, 1, s->id);
-	sqlite3_bind_int(r, 2, s->revision);
-	sqlite3_bind_int64(r, 3, (sqlite3_int64)fingerprint);
-	bind_static(r, 4, changed ? changed : "new");
-	sqlite3_bind_text(r, 5, json, -1, free);
-	sqlite3_bind_int64(r, 6, now);
-	rc = run(st, r, "store revision");
+	rc = 0;
 
 	/* The previous revision's document is dead (its words and classes
 	 * with it); the new one is indexed under the row's new rowid. */
@@ -1002,7 +1058,7 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 				" s.title_zh FROM (SELECT s.id, s.revision, s.published_at, s.hot, s.quality, s.impact,"
 				" s.title_en, s.title_zh, s.rowid AS rid FROM ");
 	else
-		sbuf_adds(&sql, "SELECT r.json, s.revision, s.published_at FROM (SELECT s.id, s.revision,"
+		sbuf_adds(&sql, "SELECT r.json, s.revision, s.published_at FROM (SELECT s.id, s.revision, s.rev_row,"
 				" s.published_at, s.hot, s.quality, s.impact, s.rowid AS rid FROM ");
 	sbuf_adds(&sql, shape & 32 ? "stories s INDEXED BY stories_time WHERE 1" : "stories s WHERE 1");
 	if (qr->topic)
@@ -1013,7 +1069,7 @@ int store_list(struct store *st, const struct store_query *qr, void (*cb)(void *
 		sbuf_adds(&sql, " AND s.published_at >= ?3");
 	sbuf_addf(&sql, " ORDER BY %s LIMIT ?4) s", order);
 	if (!qr->brief)
-		sbuf_adds(&sql, " JOIN revisions r ON r.story_id = s.id AND r.revision = s.revision");
+		sbuf_adds(&sql, " JOIN revisions r ON r.rowid = s.rev_row");
 	sbuf_addf(&sql, " ORDER BY %s", qr->order == STORE_ORDER_SCORE
 						? "max(coalesce(s.hot,0), coalesce(s.quality,0), coalesce(s.impact,0)) DESC, s.published_at DESC"
 						: "s.published_at DESC, s.rid DESC");

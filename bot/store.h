@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include "story.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 struct normaliser;

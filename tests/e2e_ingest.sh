@@ -82,7 +82,7 @@ expect_eq "no input is a usage error" "$($A ingest >/dev/null 2>&1; echo $?)" 2
 # A new empty database file is migrated; a junk database is refused clearly.
 : > $TMP/empty.db
 expect_eq "empty db migrates" "$($BIN --db $TMP/empty.db list --json)" "[]"
-expect_eq "user_version" "$(sqlite3 $TMP/empty.db 'pragma user_version')" 5
+expect_eq "user_version" "$(sqlite3 $TMP/empty.db 'pragma user_version')" 6
 head -c 5000 /dev/urandom > $TMP/junk.db
 check "junk db refused" sh -c "! $BIN --db $TMP/junk.db list"
 

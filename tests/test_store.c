@@ -561,6 +561,149 @@ static void test_writeback_commit_on_disk(void)
 	t_db_remove(path);
 }
 
+static void rev_cb(void *ud, int revision, const char *changed, int64_t created_at)
+{
+	struct sbuf *b = ud;
+	sbuf_addf(b, "%s%d:%s@%lld", b->len ? " " : "", revision, changed, (long long)created_at);
+}
+
+/* One revision's EN title; "-" when store_story_get() finds none. */
+static const char *rev_title(struct store *st, const char *id, int revision)
+{
+	static char buf[128];
+	struct story got;
+	story_init(&got);
+	int rc = store_story_get(st, id, revision, &got);
+	snprintf(buf, sizeof buf, "%s", rc == 1 ? got.title[STORY_EN] : rc == 0 ? "-" : "error");
+	if (rc == 1 && revision > 0 && got.revision != revision)
+		snprintf(buf, sizeof buf, "wrong revision %d", got.revision);
+	story_free(&got);
+	return buf;
+}
+
+static const char *rev_list(struct store *st, const char *id)
+{
+	static char buf[256];
+	struct sbuf b = {0};
+	int n = store_story_revisions(st, id, rev_cb, &b);
+	snprintf(buf, sizeof buf, "%d %s", n, b.s ? b.s : "");
+	sbuf_free(&b);
+	return buf;
+}
+
+static const char *sql_text1(sqlite3 *db, const char *sql)
+{
+	static char buf[256];
+	sqlite3_stmt *q;
+	buf[0] = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return "bad sql";
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+		snprintf(buf, sizeof buf, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	return buf;
+}
+
+/* Schema 5 -> 6: a story's revisions linked by rowid (stories.rev_row,
+ * revisions.prev) instead of indexed by (story_id, revision). A store
+ * written now is put back into schema 5's shape (the index, no links),
+ * then opened: every revision reads back as it was, lists in order, the
+ * head is what search finds, and a revision stored after the migration
+ * links to the migrated head. */
+static void test_migration_revisions(void)
+{
+	char path[64];
+	if (t_db_path(path, sizeof path, "v5"))
+		return;
+	struct store *st;
+	char *err = NULL;
+	T_OK(store_open(path, &st, &err) == 0, "open %s", err ? err : "");
+	if (!st)
+		return;
+	struct story a = mk("s-a", "alpha one", "甲一", 70), b = mk("s-b", "beta one", "乙一", 60),
+		     c = mk("s-c", "gamma one", "丙一", 50);
+	/* rowids interleaved: a1 b1 a2 c1 a3 c2 */
+	T_INT(put(st, &a, "first"), 0);
+	T_INT(put(st, &b, "first"), 0);
+	free(a.title[STORY_EN]), a.title[STORY_EN] = xstrdup("alpha two"), a.revision = 2;
+	T_INT(put(st, &a, "second"), 0);
+	T_INT(put(st, &c, "first"), 0);
+	free(a.title[STORY_EN]), a.title[STORY_EN] = xstrdup("alpha three"), a.revision = 3;
+	T_INT(put(st, &a, "third"), 0);
+	free(c.title[STORY_EN]), c.title[STORY_EN] = xstrdup("gamma two"), c.revision = 2;
+	T_INT(put(st, &c, "second"), 0);
+	store_close(st);
+
+	sqlite3 *db;
+	T_INT(sqlite3_open(path, &db), SQLITE_OK);
+	T_INT(sqlite3_exec(db,
+			   "CREATE TABLE rv5(rowid INTEGER PRIMARY KEY, story_id TEXT NOT NULL, revision INTEGER NOT NULL,"
+			   "  fingerprint INTEGER NOT NULL, changed TEXT NOT NULL, json TEXT NOT NULL,"
+			   "  created_at INTEGER NOT NULL, UNIQUE(story_id, revision));"
+			   "INSERT INTO rv5 SELECT rowid, story_id, revision, fingerprint, changed, json, created_at"
+			   "  FROM revisions;"
+			   "DROP TABLE revisions; ALTER TABLE rv5 RENAME TO revisions;"
+			   "ALTER TABLE stories DROP COLUMN rev_row;"
+			   "PRAGMA user_version = 5;",
+			   NULL, NULL, NULL),
+	      SQLITE_OK);
+	T_STR(sql_text1(db, "SELECT count(*) FROM pragma_index_list('revisions')"), "1");
+	T_STR(sql_text1(db, "SELECT count(*) FROM pragma_table_info('stories') WHERE name = 'rev_row'"), "0");
+	sqlite3_close(db);
+
+	T_OK(store_open(path, &st, &err) == 0, "open a schema-5 database: %s", err ? err : "");
+	if (!st) {
+		free(err);
+		story_free(&a), story_free(&b), story_free(&c);
+		t_db_remove(path);
+		return;
+	}
+	T_INT(store_schema_version(st), STORE_SCHEMA_VERSION);
+	T_STR(rev_title(st, "s-a", 0), "alpha three");
+	T_STR(rev_title(st, "s-a", 1), "alpha one");
+	T_STR(rev_title(st, "s-a", 2), "alpha two");
+	T_STR(rev_title(st, "s-a", 3), "alpha three");
+	T_STR(rev_title(st, "s-a", 4), "-");
+	T_STR(rev_title(st, "s-b", 1), "beta one");
+	T_STR(rev_title(st, "s-b", 2), "-");
+	T_STR(rev_title(st, "s-c", 1), "gamma one");
+	T_STR(rev_title(st, "s-c", 0), "gamma two");
+	T_STR(rev_title(st, "s-x", 1), "-");
+	T_STR(rev_list(st, "s-a"), "3 1:new@1700000001 2:new@1700000002 3:new@1700000003");
+	T_STR(rev_list(st, "s-b"), "1 1:new@1700000001");
+	T_STR(rev_list(st, "s-x"), "0 ");
+	T_STR(search(st, "third"), "s-a");
+	T_STR(search(st, "second"), "s-c");
+	T_STR(search(st, "first"), "s-b");
+	struct t_ids ids = {{0}, 0};
+	struct store_query all = {0};
+	T_INT(store_list(st, &all, t_ids_cb, &ids), 3);
+
+	/* after the migration: a fourth revision links to the third */
+	free(a.title[STORY_EN]), a.title[STORY_EN] = xstrdup("alpha four"), a.revision = 4;
+	T_INT(put(st, &a, "fourth"), 0);
+	T_STR(rev_title(st, "s-a", 0), "alpha four");
+	T_STR(rev_title(st, "s-a", 3), "alpha three");
+	T_STR(rev_title(st, "s-a", 1), "alpha one");
+	T_STR(rev_list(st, "s-a"), "4 1:new@1700000001 2:new@1700000002 3:new@1700000003 4:new@1700000004");
+	T_STR(search(st, "fourth"), "s-a");
+	T_STR(search(st, "third"), "");
+	store_close(st);
+
+	T_INT(sqlite3_open(path, &db), SQLITE_OK);
+	T_STR(sql_text1(db, "SELECT count(*) FROM pragma_index_list('revisions')"), "0");
+	T_STR(sql_text1(db, "SELECT group_concat(x, ' ') FROM (SELECT r.revision || '<' || coalesce(p.revision, 0) AS x"
+			    " FROM revisions r LEFT JOIN revisions p ON p.rowid = r.prev WHERE r.story_id = 's-a'"
+			    " ORDER BY r.rowid)"),
+	      "1<0 2<1 3<2 4<3");
+	T_STR(sql_text1(db, "SELECT group_concat(x, ' ') FROM (SELECT s.id || '=' || r.revision AS x FROM stories s"
+			    " JOIN revisions r ON r.rowid = s.rev_row ORDER BY s.id)"),
+	      "s-a=4 s-b=1 s-c=2");
+	sqlite3_close(db);
+	story_free(&a), story_free(&b), story_free(&c);
+	t_db_remove(path);
+}
+
 /* Schema 2 -> 3: the outbox rebuilt with its CHECK constraints as
  * comparisons (no ephemeral table per row); rows and ids kept, the same
  * values allowed. */
@@ -794,6 +937,7 @@ int main(void)
 {
 	test_schema();
 	test_migration_outbox();
+	test_migration_revisions();
 	test_revisions_and_search();
 	test_class_listings();
 	test_merges_in_steps();

@@ -41,6 +41,7 @@
 #define SEARCH_CHUNK 16384
 #define SEARCH_CHUNK_BITS 20
 #define SEARCH_DOC_BITS 9
+_Static_assert(SEARCH_DOC_BITS >= 1 && SEARCH_DOC_BITS <= 9, "a key is a 55-bit term and the document's offset");
 #define SEARCH_PEND_DOCS (1 << SEARCH_DOC_BITS)
 #define SEARCH_DOC_MASK ((uint64_t)SEARCH_PEND_DOCS - 1)
 
@@ -48,8 +49,9 @@
 
 enum { U_WORD = 1, U_CJK = 2 };
 
-/* Terms are 55 bits, so that with a pending document's 9-bit offset they
- * pack into one 64-bit key. Two kinds, told apart by the top bit:
+/* Terms are 55 bits, so that with a pending document's offset (up to 9
+ * bits) they pack into one 64-bit key. Two kinds, told apart by the top
+ * bit:
  *   a word: a 54-bit hash with bit 40 set (over millions of distinct words
  *     the chance of two colliding stays around 1e-4); the terms below
  *     2^40 are classes (term_class());
@@ -81,7 +83,7 @@ static inline uint64_t term_word(const unsigned char *s, size_t n, const unsigne
 		for (size_t i = 0; i < n; i++)
 			v |= (uint64_t)s[i] << (8 * i);
 	}
-	return fmix64(h ^ v ^ 0x5A17000000000000ULL) >> (SEARCH_DOC_BITS + 1) | TERM_WORD_MIN;
+	return fmix64(h ^ v ^ 0x5A17000000000000ULL) >> 10 | TERM_WORD_MIN; /* 54 bits */
 }
 
 /* A bijection on 21 bits: multiplications by odd numbers and a shift. */

@@ -933,6 +933,70 @@ static void test_merges_in_steps(void)
 	store_close(st);
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* secure_delete=FAST (Debian's SQLite defaults to on): pages a delete
+ * frees are not overwritten with zeros, so a merge of the search index
+ * does not write its inputs' pages once more as zeros. Stories with big
+ * segments (their chunks fill overflow pages) are merged; the database's
+ * freelist pages, read from the file, still hold their old bytes. */
+static void test_secure_delete_fast(void)
+{
+	char path[64];
+	if (t_db_path(path, sizeof path, "fast"))
+		return;
+	struct store *st;
+	char *err = NULL;
+	T_OK(store_open(path, &st, &err) == 0, "open %s", err ? err : "");
+	if (!st)
+		return;
+	for (int i = 0; i < 20; i++) { /* one segment each; 16 are merged */
+		struct sbuf text = {0};
+		for (int w = 0; w < 1500; w++)
+			sbuf_addf(&text, "w%dx%d ", i, w);
+		char id[32];
+		snprintf(id, sizeof id, "s-fast%d", i);
+		struct story s = mk(id, "big", NULL, 50);
+		T_INT(put(st, &s, text.s), 0);
+		story_free(&s);
+		sbuf_free(&text);
+	}
+	int64_t segs = 0, bytes = 0;
+	store_search_stats(st, &segs, &bytes);
+	T_OK(segs < 20, "merged: %lld segments", (long long)segs);
+	store_close(st); /* checkpoints: the file holds every page */
+
+	char *db = NULL;
+	size_t len = 0;
+	T_INT(file_read(path, 64 << 20, &db, &len), 0);
+	size_t page = db && len >= 100 ? (size_t)db[16] << 8 | (unsigned char)db[17] : 0;
+	uint32_t trunk = db && len >= 100 ? be32((unsigned char *)db + 32) : 0;
+	size_t leaves = 0, zero = 0;
+	for (int guard = 0; trunk && page && (size_t)trunk * page <= len && guard < 1000; guard++) {
+		const unsigned char *t = (unsigned char *)db + (size_t)(trunk - 1) * page;
+		uint32_t n = be32(t + 4);
+		for (uint32_t k = 0; k < n && 8 + 4 * (size_t)k + 4 <= page; k++) {
+			uint32_t leaf = be32(t + 8 + 4 * k);
+			if (!leaf || (size_t)leaf * page > len)
+				continue;
+			const unsigned char *lp = (unsigned char *)db + (size_t)(leaf - 1) * page;
+			size_t j = 0;
+			while (j < page && !lp[j])
+				j++;
+			leaves++;
+			zero += j == page;
+		}
+		trunk = be32(t);
+	}
+	T_OK(leaves >= 4, "%zu free pages after the merge", leaves);
+	T_OK(zero == 0, "%zu of %zu free pages overwritten with zeros", zero, leaves);
+	free(db);
+	t_db_remove(path);
+}
+
 int main(void)
 {
 	test_schema();
@@ -941,6 +1005,7 @@ int main(void)
 	test_revisions_and_search();
 	test_class_listings();
 	test_merges_in_steps();
+	test_secure_delete_fast();
 	test_rules_prefs();
 	test_outbox();
 	test_two_connections();

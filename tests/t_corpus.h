@@ -109,6 +109,26 @@ static inline void t_corpus_free(struct t_corpus *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* The made-up word of a Zipf rank into w (at most 12 bytes); its length. */
+static inline size_t t_corpus_word(size_t rank, char w[16])
+{
+	size_t n = 0;
+	w[n++] = (char)('a' + rank % 19); /* consonant-ish start keeps it a word */
+	for (size_t r = rank / 19 + 1; r && n < 12; r /= 23)
+		w[n++] = "aeioulnrstmkdpgbvhcfwyz"[r % 23];
+	return n;
+}
+
+/* An ideograph cp is replaced 1 time in 16 (one draw for each): the
+ * replacement's UTF-8 in enc and its length, or 0 to keep cp. */
+static inline size_t t_corpus_swap_char(struct t_corpus *c, uint32_t cp, char enc[4])
+{
+	if (cp < 0x4E00 || cp > 0x9FFF || !c->nchars || (t_corpus_rand(c) & 15) != 0)
+		return 0;
+	uint32_t r = c->chars[t_corpus_pick(c->char_cdf, c->nchars, t_corpus_unit(c))];
+	return (size_t)utf8_encode(r, enc);
+}
+
 /* The reference: the first version, per byte through an sbuf. */
 static inline char *t_corpus_vary_ref(struct t_corpus *c, const char *s)
 {
@@ -121,13 +141,9 @@ static inline char *t_corpus_vary_ref(struct t_corpus *c, const char *s)
 		int word_start = ((ch | 32) >= 'a' && (ch | 32) <= 'z') &&
 				 (i == 0 || !(((unsigned char)s[i - 1] | 32) >= 'a' && ((unsigned char)s[i - 1] | 32) <= 'z'));
 		if (word_start && (t_corpus_rand(c) & 15) == 0) {
-			size_t rank = t_corpus_pick(c->word_cdf, T_CORPUS_WORDS, t_corpus_unit(c));
 			char w[16];
-			int n = 0;
-			w[n++] = (char)('a' + rank % 19); /* consonant-ish start keeps it a word */
-			for (size_t r = rank / 19 + 1; r && n < 12; r /= 23)
-				w[n++] = "aeioulnrstmkdpgbvhcfwyz"[r % 23];
-			sbuf_add(&b, w, (size_t)n);
+			size_t n = t_corpus_word(t_corpus_pick(c->word_cdf, T_CORPUS_WORDS, t_corpus_unit(c)), w);
+			sbuf_add(&b, w, n);
 			while (i < len && (((unsigned char)s[i] | 32) >= 'a' && ((unsigned char)s[i] | 32) <= 'z'))
 				i++;
 			continue;
@@ -136,10 +152,10 @@ static inline char *t_corpus_vary_ref(struct t_corpus *c, const char *s)
 		int n = utf8_decode(s + i, len - i, &cp);
 		if (n < 1)
 			n = 1;
-		if (cp >= 0x4E00 && cp <= 0x9FFF && c->nchars && (t_corpus_rand(c) & 15) == 0) {
-			char enc[4];
-			uint32_t r = c->chars[t_corpus_pick(c->char_cdf, c->nchars, t_corpus_unit(c))];
-			sbuf_add(&b, enc, (size_t)utf8_encode(r, enc));
+		char enc[4];
+		size_t k = t_corpus_swap_char(c, cp, enc);
+		if (k) {
+			sbuf_add(&b, enc, k);
 		} else {
 			sbuf_add(&b, s + i, (size_t)n);
 		}
@@ -219,14 +235,10 @@ static inline char *t_corpus_vary(struct t_corpus *c, const char *s)
 		if (ch < 0x80) {
 			int letter = (ch | 32) >= 'a' && (ch | 32) <= 'z';
 			if (letter && !prev_letter && (t_corpus_rand(c) & 15) == 0) {
-				size_t rank = t_corpus_pick_zipf(c->word_cdf, T_CORPUS_WORDS, t_corpus_unit(c));
 				char w[16];
-				int n = 0;
-				w[n++] = (char)('a' + rank % 19);
-				for (size_t r = rank / 19 + 1; r && n < 12; r /= 23)
-					w[n++] = "aeioulnrstmkdpgbvhcfwyz"[r % 23];
+				size_t n = t_corpus_word(t_corpus_pick_zipf(c->word_cdf, T_CORPUS_WORDS, t_corpus_unit(c)), w);
 				sbuf_add(&b, s + run, i - run);
-				sbuf_add(&b, w, (size_t)n);
+				sbuf_add(&b, w, n);
 				while (i < len && (((unsigned char)s[i] | 32) >= 'a' && ((unsigned char)s[i] | 32) <= 'z'))
 					i++;
 				run = i;
@@ -242,11 +254,11 @@ static inline char *t_corpus_vary(struct t_corpus *c, const char *s)
 		int n = utf8_decode(s + i, len - i, &cp);
 		if (n < 1)
 			n = 1;
-		if (cp >= 0x4E00 && cp <= 0x9FFF && c->nchars && (t_corpus_rand(c) & 15) == 0) {
-			char enc[4];
-			uint32_t r = c->chars[t_corpus_pick(c->char_cdf, c->nchars, t_corpus_unit(c))];
+		char enc[4];
+		size_t k = t_corpus_swap_char(c, cp, enc);
+		if (k) {
 			sbuf_add(&b, s + run, i - run);
-			sbuf_add(&b, enc, (size_t)utf8_encode(r, enc));
+			sbuf_add(&b, enc, k);
 			run = i + (size_t)n;
 		}
 		i += (size_t)n;

@@ -39,6 +39,19 @@ static int put(struct store *st, struct story *s, const char *analysis)
 	return rc ? (store_rollback(st), rc) : store_commit(st);
 }
 
+/* A new store in a file named by tag (path: its name, for t_db_remove());
+ * NULL (a failed check) when it cannot be made. */
+static struct store *file_store(char path[64], const char *tag)
+{
+	if (t_db_path(path, 64, tag))
+		return NULL;
+	struct store *st = NULL;
+	char *err = NULL;
+	T_OK(store_open(path, &st, &err) == 0, "open %s: %s", path, err ? err : "");
+	free(err);
+	return st;
+}
+
 static const char *search(struct store *st, const char *q)
 {
 	static struct t_ids c;
@@ -613,11 +626,8 @@ static const char *sql_text1(sqlite3 *db, const char *sql)
 static void test_migration_revisions(void)
 {
 	char path[64];
-	if (t_db_path(path, sizeof path, "v5"))
-		return;
-	struct store *st;
 	char *err = NULL;
-	T_OK(store_open(path, &st, &err) == 0, "open %s", err ? err : "");
+	struct store *st = file_store(path, "v5");
 	if (!st)
 		return;
 	struct story a = mk("s-a", "alpha one", "甲一", 70), b = mk("s-b", "beta one", "乙一", 60),
@@ -710,11 +720,10 @@ static void test_migration_revisions(void)
 static void test_migration_outbox(void)
 {
 	char path[64];
-	if (t_db_path(path, sizeof path, "v2"))
-		return;
-	struct store *st;
 	char *err = NULL;
-	T_OK(store_open(path, &st, &err) == 0, "open %s", err ? err : "");
+	struct store *st = file_store(path, "v2");
+	if (!st)
+		return;
 	store_close(st);
 	sqlite3 *db;
 	T_INT(sqlite3_open(path, &db), SQLITE_OK);
@@ -946,11 +955,7 @@ static uint32_t be32(const unsigned char *p)
 static void test_secure_delete_fast(void)
 {
 	char path[64];
-	if (t_db_path(path, sizeof path, "fast"))
-		return;
-	struct store *st;
-	char *err = NULL;
-	T_OK(store_open(path, &st, &err) == 0, "open %s", err ? err : "");
+	struct store *st = file_store(path, "fast");
 	if (!st)
 		return;
 	for (int i = 0; i < 20; i++) { /* one segment each; 16 are merged */

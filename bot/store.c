@@ -482,6 +482,13 @@ static int migrate(struct store *st)
 		if (exec(st, "COMMIT"))
 			return -1;
 		v++;
+		/* A migration that copies tables leaves a WAL as big as they
+		 * are, and SQLite reuses a WAL file without shrinking it while
+		 * any connection is open (a daemon: for its lifetime). Schema 6
+		 * on 100,000 stories left 1.3 GB of it. Copied back and cut to
+		 * nothing now; best effort (another connection may be reading). */
+		if (v == NMIGRATIONS)
+			sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	}
 	return 0;
 }

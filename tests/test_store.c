@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -669,6 +670,12 @@ static void test_migration_revisions(void)
 		return;
 	}
 	T_INT(store_schema_version(st), STORE_SCHEMA_VERSION);
+	/* the migration's copies are not left in the WAL while the store is open */
+	char wal[80];
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	struct stat wst;
+	T_OK(stat(wal, &wst) == 0 && wst.st_size == 0, "WAL after the migration: %lld bytes",
+	     stat(wal, &wst) == 0 ? (long long)wst.st_size : -1LL);
 	T_STR(rev_title(st, "s-a", 0), "alpha three");
 	T_STR(rev_title(st, "s-a", 1), "alpha one");
 	T_STR(rev_title(st, "s-a", 2), "alpha two");

@@ -530,10 +530,14 @@ int store_open(const char *path, struct store **out, char **err)
 	 * ~1.7 KB of zeros. FAST still clears deleted rows inside pages that
 	 * are written anyway; a freed page keeps its old bytes until reused.
 	 * (A migration that dropped a 1.3 GB table with it on also kept every
-	 * overwritten page in the in-memory statement journal.) */
+	 * overwritten page in the in-memory statement journal.)
+	 * journal_size_limit: SQLite reuses a WAL file without shrinking it
+	 * while any connection is open; a daemon beside a bulk ingest (its
+	 * 128 MB WAL) cuts it back to 16 MB at its first commit after the
+	 * WAL restarts. Bulk ingest itself keeps its WAL whole (store_bulk). */
 	if (exec(st, "PRAGMA page_size=8192") || register_legacy_tokenizer(st->db) ||
 	    exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-		     "PRAGMA temp_store=MEMORY; PRAGMA secure_delete=FAST;") ||
+		     "PRAGMA temp_store=MEMORY; PRAGMA secure_delete=FAST; PRAGMA journal_size_limit=16777216;") ||
 	    migrate(st)) {
 		*err = xasprintf("%s: %s", path, st->err[0] ? st->err : "cannot set up the database");
 		store_close(st);
@@ -581,7 +585,7 @@ void store_merge_budget(struct store *st, int64_t entries)
 
 void store_bulk(struct store *st)
 {
-	exec(st, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16000;");
+	exec(st, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16000; PRAGMA journal_size_limit=-1;");
 }
 
 int store_begin(struct store *st)

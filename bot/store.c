@@ -303,15 +303,18 @@ static const char *const sql_text[Q_NSQL] = {
 			 " VALUES(?1,?2,?3,?4,?5,?6,?7)",
 	[Q_STORY_JSON] = "SELECT r.json, s.revision, s.published_at FROM stories s JOIN revisions r"
 			 " ON r.rowid = s.rev_row WHERE s.id = ?1",
-	/* A story's revisions: back from its head along prev (each an older,
-	 * so smaller, rowid: the walk ends even on a damaged link). */
-	[Q_STORY_JSON_REV] = "WITH RECURSIVE chain(rid) AS (SELECT rev_row FROM stories WHERE id = ?1"
-			     " UNION ALL SELECT r.prev FROM revisions r JOIN chain c ON r.rowid = c.rid"
-			     " WHERE r.prev < r.rowid AND r.revision > ?2)"
+	/* A story's revisions: back from its head along prev, each step to a
+	 * smaller revision number (so the walk ends even on a damaged link). */
+	[Q_STORY_JSON_REV] = "WITH RECURSIVE chain(rid, rev) AS (SELECT r.rowid, r.revision FROM stories s"
+			     " JOIN revisions r ON r.rowid = s.rev_row WHERE s.id = ?1"
+			     " UNION ALL SELECT p.rowid, p.revision FROM chain c JOIN revisions r ON r.rowid = c.rid"
+			     " JOIN revisions p ON p.rowid = r.prev WHERE p.revision < c.rev AND c.rev > ?2)"
 			     " SELECT r.json, r.revision, s.published_at FROM chain c JOIN revisions r ON r.rowid = c.rid"
 			     " JOIN stories s ON s.id = ?1 WHERE r.revision = ?2",
-	[Q_REVISIONS] = "WITH RECURSIVE chain(rid) AS (SELECT rev_row FROM stories WHERE id = ?1"
-			" UNION ALL SELECT r.prev FROM revisions r JOIN chain c ON r.rowid = c.rid WHERE r.prev < r.rowid)"
+	[Q_REVISIONS] = "WITH RECURSIVE chain(rid, rev) AS (SELECT r.rowid, r.revision FROM stories s"
+			" JOIN revisions r ON r.rowid = s.rev_row WHERE s.id = ?1"
+			" UNION ALL SELECT p.rowid, p.revision FROM chain c JOIN revisions r ON r.rowid = c.rid"
+			" JOIN revisions p ON p.rowid = r.prev WHERE p.revision < c.rev)"
 			" SELECT r.revision, r.changed, r.created_at FROM chain c JOIN revisions r ON r.rowid = c.rid"
 			" ORDER BY r.revision",
 	[Q_COUNT] = "SELECT count(*) FROM stories",

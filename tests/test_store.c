@@ -682,6 +682,9 @@ static void test_migration_revisions(void)
 			   "  created_at INTEGER NOT NULL, UNIQUE(story_id, revision));"
 			   "INSERT INTO rv5 SELECT rowid, story_id, revision, fingerprint, changed, json, created_at"
 			   "  FROM revisions;"
+			   /* an older revision with a newer rowid (schema 1 -> 2 numbered
+			    * revisions by their time, and clocks step back) */
+			   "UPDATE rv5 SET rowid = 100 WHERE story_id = 's-c' AND revision = 1;"
 			   "DROP TABLE revisions; ALTER TABLE rv5 RENAME TO revisions;"
 			   "ALTER TABLE stories DROP COLUMN rev_row;"
 			   "PRAGMA user_version = 5;",
@@ -717,6 +720,7 @@ static void test_migration_revisions(void)
 	T_STR(rev_title(st, "s-x", 1), "-");
 	T_STR(rev_list(st, "s-a"), "3 1:new@1700000001 2:new@1700000002 3:new@1700000003");
 	T_STR(rev_list(st, "s-b"), "1 1:new@1700000001");
+	T_STR(rev_list(st, "s-c"), "2 1:new@1700000001 2:new@1700000002");
 	T_STR(rev_list(st, "s-x"), "0 ");
 	T_STR(search(st, "third"), "s-a");
 	T_STR(search(st, "second"), "s-c");

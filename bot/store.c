@@ -470,9 +470,26 @@ static int migrate(struct store *st)
 			 NMIGRATIONS);
 		return -1;
 	}
+	/* Another process may be migrating the same file (a daemon and an
+	 * `ainews ingest` started together after an upgrade; schema 6 takes
+	 * 12 s on 100,000 stories): wait for it rather than give up. */
+	sqlite3_busy_timeout(st->db, 120000);
 	while (v < NMIGRATIONS) {
 		if (exec(st, "BEGIN IMMEDIATE"))
 			return -1;
+		/* Read again under the write lock: the other process may have
+		 * migrated while this one waited for it. */
+		int now = store_schema_version(st);
+		if (now != v) {
+			exec(st, "ROLLBACK");
+			if (now < v || now > NMIGRATIONS) {
+				snprintf(st->err, sizeof st->err, "database schema version changed from %d to %d meanwhile", v,
+					 now);
+				return -1;
+			}
+			v = now;
+			continue;
+		}
 		char pragma[64];
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
 		if (exec(st, migrations[v]) || exec(st, pragma)) {
@@ -493,6 +510,7 @@ static int migrate(struct store *st)
 		if (v == NMIGRATIONS)
 			sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	}
+	sqlite3_busy_timeout(st->db, 5000);
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sqlite3.h>
 
@@ -754,6 +755,54 @@ static void test_migration_revisions(void)
 	t_db_remove(path);
 }
 
+struct late_commit {
+	sqlite3 *db;
+	int ms;
+};
+
+static void *late_commit_main(void *p)
+{
+	struct late_commit *lc = p;
+	usleep((useconds_t)lc->ms * 1000);
+	sqlite3_exec(lc->db, "COMMIT", NULL, NULL, NULL);
+	return NULL;
+}
+
+/* Two processes opening a store that needs migrating: the one that waits
+ * for the other's write lock reads the schema version again once it has
+ * the lock, and runs no migration the other already ran. Here the other
+ * one is a connection that marks the store migrated (schema 6) without
+ * changing it, committing only after store_open() has read version 5: a
+ * store that ran migration 6 anyway would gain the rev_row column. */
+static void test_migration_race(void)
+{
+	char path[64];
+	struct store *st = file_store(path, "race");
+	if (!st)
+		return;
+	store_close(st);
+	sqlite3 *db;
+	T_INT(sqlite3_open(path, &db), SQLITE_OK);
+	T_INT(sqlite3_exec(db, "ALTER TABLE stories DROP COLUMN rev_row; PRAGMA user_version = 5;", NULL, NULL, NULL),
+	      SQLITE_OK);
+	T_INT(sqlite3_exec(db, "BEGIN IMMEDIATE; PRAGMA user_version = 6;", NULL, NULL, NULL), SQLITE_OK);
+	struct late_commit lc = {db, 300};
+	pthread_t th;
+	T_INT(pthread_create(&th, NULL, late_commit_main, &lc), 0);
+	char *err = NULL;
+	st = NULL;
+	T_OK(store_open(path, &st, &err) == 0, "open while another migrates: %s", err ? err : "");
+	free(err);
+	pthread_join(th, NULL);
+	if (st) {
+		T_INT(store_schema_version(st), STORE_SCHEMA_VERSION);
+		store_close(st);
+	}
+	T_STR(sql_text1(db, "SELECT count(*) FROM pragma_table_info('stories') WHERE name = 'rev_row'"), "0");
+	sqlite3_close(db);
+	t_db_remove(path);
+}
+
 /* Schema 2 -> 3: the outbox rebuilt with its CHECK constraints as
  * comparisons (no ephemeral table per row); rows and ids kept, the same
  * values allowed. */
@@ -1047,6 +1096,7 @@ int main(void)
 	test_schema();
 	test_migration_outbox();
 	test_migration_revisions();
+	test_migration_race();
 	test_revisions_and_search();
 	test_class_listings();
 	test_merges_in_steps();

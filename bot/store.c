@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sqlite3.h>
 
+#include "log.h"
 #include "normalise.h"
 #include "search.h"
 #include "writeback.h"
@@ -470,6 +471,9 @@ static int migrate(struct store *st)
 			 NMIGRATIONS);
 		return -1;
 	}
+	if (v > 0 && v < NMIGRATIONS) /* an existing store: say why opening takes a while */
+		log_info("store: upgrading the database from schema %d to %d (copies tables: ~12 s for 100,000 stories)", v,
+			 NMIGRATIONS);
 	/* Another process may be migrating the same file (a daemon and an
 	 * `ainews ingest` started together after an upgrade; schema 6 takes
 	 * 12 s on 100,000 stories): wait for it rather than give up. */

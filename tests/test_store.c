@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sqlite3.h>
@@ -695,7 +696,23 @@ static void test_migration_revisions(void)
 	T_STR(sql_text1(db, "SELECT count(*) FROM pragma_table_info('stories') WHERE name = 'rev_row'"), "0");
 	sqlite3_close(db);
 
+	/* the upgrade says so on stderr: opening a big store takes a while */
+	char logpath[80];
+	snprintf(logpath, sizeof logpath, "%s-log", path);
+	fflush(stderr);
+	int saved = dup(2), lf = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(lf, 2);
 	T_OK(store_open(path, &st, &err) == 0, "open a schema-5 database: %s", err ? err : "");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(lf);
+	char *logged = NULL;
+	size_t loglen = 0;
+	T_INT(file_read(logpath, 1 << 16, &logged, &loglen), 0);
+	T_OK(logged && strstr(logged, "upgrading the database from schema 5 to 6"), "logged: %s", logged ? logged : "");
+	free(logged);
+	unlink(logpath);
 	if (!st) {
 		free(err);
 		story_free(&a), story_free(&b), story_free(&c);

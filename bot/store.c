@@ -58,6 +58,12 @@ static int register_legacy_tokenizer(sqlite3 *db)
 	return api->xCreateTokenizer(api, "ainews", NULL, &tok, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+/* How long a statement waits for another connection's lock; a migration
+ * waits longer, for another process's migration (schema 6: ~12 s on
+ * 100,000 stories). */
+#define STORE_BUSY_MS 5000
+#define STORE_MIGRATION_BUSY_MS 120000
+
 /* ---- schema --------------------------------------------------------------- */
 
 /* Forward migrations: migrations[v] takes the schema from v to v+1. */
@@ -477,7 +483,7 @@ static int migrate(struct store *st)
 	/* Another process may be migrating the same file (a daemon and an
 	 * `ainews ingest` started together after an upgrade; schema 6 takes
 	 * 12 s on 100,000 stories): wait for it rather than give up. */
-	sqlite3_busy_timeout(st->db, 120000);
+	sqlite3_busy_timeout(st->db, STORE_MIGRATION_BUSY_MS);
 	while (v < NMIGRATIONS) {
 		if (exec(st, "BEGIN IMMEDIATE"))
 			return -1;
@@ -514,7 +520,7 @@ static int migrate(struct store *st)
 		if (v == NMIGRATIONS)
 			sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	}
-	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	return 0;
 }
 
@@ -542,7 +548,7 @@ int store_open(const char *path, struct store **out, char **err)
 		store_close(st);
 		return -1;
 	}
-	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_extended_result_codes(st->db, 1);
 	/* 8 KB pages for a new database (SQLite's default is 4 KB): a stored
 	 * revision is ~11 KB of JSON and the search index writes 16 KB

@@ -55,6 +55,17 @@ static struct store *file_store(char path[64], const char *tag)
 	return st;
 }
 
+/* Store story prefix+i (two digits) titled title with the given analysis. */
+static int put_numbered(struct store *st, const char *prefix, int i, const char *title, const char *analysis)
+{
+	char id[32];
+	snprintf(id, sizeof id, "%s%02d", prefix, i);
+	struct story s = mk(id, title, NULL, 50);
+	int rc = put(st, &s, analysis);
+	story_free(&s);
+	return rc;
+}
+
 static const char *search(struct store *st, const char *q)
 {
 	static struct t_ids c;
@@ -352,24 +363,14 @@ static void test_bulk(void)
 	struct sbuf big = {0};
 	for (int w = 0; w < 40000; w++)
 		sbuf_adds(&big, "lorem ipsum ");
-	for (int i = 0; i < 40; i++) {
-		char id[32];
-		snprintf(id, sizeof id, "s-big%02d", i);
-		struct story s = mk(id, "big", NULL, 50);
-		T_INT(put(a, &s, big.s), 0);
-		story_free(&s);
-	}
+	for (int i = 0; i < 40; i++)
+		T_INT(put_numbered(a, "s-big", i, "big", big.s), 0);
 	sbuf_free(&big);
 	struct stat wst;
 	T_OK(stat(wal, &wst) == 0 && wst.st_size > 16 << 20, "bulk WAL: %lld bytes", (long long)wst.st_size);
 	store_close(a);
-	for (int i = 0; i < 2; i++) {
-		char id[32];
-		snprintf(id, sizeof id, "s-after%d", i);
-		struct story s = mk(id, "after", NULL, 50);
-		T_INT(put(b, &s, "small"), 0);
-		story_free(&s);
-	}
+	for (int i = 0; i < 2; i++)
+		T_INT(put_numbered(b, "s-after", i, "after", "small"), 0);
 	T_OK(stat(wal, &wst) == 0 && wst.st_size <= 16 << 20, "WAL after the bulk load: %lld bytes",
 	     (long long)wst.st_size);
 	T_INT(store_open(path, &a, &err), 0);
@@ -1068,11 +1069,7 @@ static void test_secure_delete_fast(void)
 		struct sbuf text = {0};
 		for (int w = 0; w < 1500; w++)
 			sbuf_addf(&text, "w%dx%d ", i, w);
-		char id[32];
-		snprintf(id, sizeof id, "s-fast%d", i);
-		struct story s = mk(id, "big", NULL, 50);
-		T_INT(put(st, &s, text.s), 0);
-		story_free(&s);
+		T_INT(put_numbered(st, "s-fast", i, "big", text.s), 0);
 		sbuf_free(&text);
 	}
 	int64_t segs = 0, bytes = 0;

@@ -298,6 +298,13 @@ int app_open(struct app *a, const char *config_path, const char *db_override, ch
 		*err = xasprintf("store: %s", store_errmsg(a->store));
 		goto fail;
 	}
+	/* An ingest that died holding search segments (store_bulk()): index
+	 * its stories again; a no-op while it runs. */
+	int64_t nrec = 0;
+	if (store_search_recover(a->store, &nrec))
+		log_warn("store: search index: %s", store_errmsg(a->store));
+	else if (nrec)
+		log_info("store: search index: %lld stories re-indexed", (long long)nrec);
 	char *tp = resource_path(a->cfg.topics_path);
 	a->topics = topics_load(tp, a->norm, err);
 	free(tp);

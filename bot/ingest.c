@@ -298,6 +298,11 @@ int ingest_paths(struct app *a, char *const *paths, int n, int no_alerts, FILE *
 	for (int i = 0; i < n && !c.fatal; i++)
 		ingest_any(a, paths[i], no_alerts, &c, 0);
 	cli_commit(&c, 0);
+	/* the search index's held segments (store_bulk()) */
+	if (store_bulk_end(a->store)) {
+		fprintf(err, "ainews: store: %s\n", store_errmsg(a->store));
+		c.fatal = 1;
+	}
 	sbuf_free(&c.pending);
 	return c.fatal ? 2 : c.rejected ? 1 : 0;
 }

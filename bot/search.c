@@ -34,6 +34,7 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -384,11 +385,22 @@ struct tset {
 	uint64_t gen;
 };
 
+struct held;
 struct seginfo {
 	int64_t seg, min_doc, max_doc, ndocs, nterms, nbytes;
 	int level;
-	const uint64_t *dir; /* borrowed from the dir cache */
+	const uint64_t *dir; /* borrowed from the dir cache (or the held segment) */
 	size_t ndir;
+	const struct held *mem; /* a held segment (seg 0), or NULL: one in the database */
+};
+
+/* A segment held in memory (search_hold()): its chunks one after another,
+ * chunk i at data[off[i], off[i + 1]). */
+struct held {
+	struct seginfo info;
+	uint8_t *data;
+	size_t *off;
+	uint64_t *dir;
 };
 
 struct dircache {
@@ -422,6 +434,9 @@ enum {
 	S_JOB_NEW,
 	S_JOB_SET,
 	S_JOB_DEL,
+	S_CLAIM_GET,
+	S_CLAIM_SET,
+	S_CLAIM_DEL,
 	S_NSTMT
 };
 
@@ -447,6 +462,10 @@ static const char *const stmt_sql[S_NSTMT] = {
 	[S_JOB_NEW] = "INSERT INTO search_merge(out_seg, inputs, dead, next_term) VALUES(?1, ?2, ?3, 0)",
 	[S_JOB_SET] = "UPDATE search_merge SET next_term = ?2 WHERE out_seg = ?1",
 	[S_JOB_DEL] = "DELETE FROM search_merge WHERE out_seg = ?1",
+	/* the documents a bulk ingest holds the segments of (search_hold()) */
+	[S_CLAIM_GET] = "SELECT value FROM meta WHERE key = 'search_held'",
+	[S_CLAIM_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES('search_held', ?1)",
+	[S_CLAIM_DEL] = "DELETE FROM meta WHERE key = 'search_held'",
 };
 
 /* A slot of the table that groups one bucket's keys by term; slots of
@@ -487,10 +506,20 @@ struct search {
 	size_t rbits_cap;
 	struct plist rlist; /* a range query's other terms' documents, one at a time */
 	int64_t merges, merge_steps;
+	/* segments held in memory (search_hold()), oldest first */
+	struct held **held;
+	size_t nheld, capheld;
+	int hold;        /* flushes make held segments */
+	int hold_dirty;  /* held segments changed since the last commit */
+	int hold_lost;   /* dropped with a rolled-back transaction */
+	int claim_set;   /* this connection's claim row is in the database */
+	int claim_seen;  /* a merge met another process's claim */
+	int recovering;  /* flushes may go before newer segments (search_recovering()) */
 	int64_t merge_budget; /* input entries per merge step; 0: whole merges */
 };
 
 static void group_free(struct group *g);
+static void held_free_all(struct search *s);
 
 static sqlite3_stmt *stmt(struct search *s, int id)
 {
@@ -537,6 +566,8 @@ void search_free(struct search *s)
 		sqlite3_finalize(s->st[i]);
 	for (int b = 0; b < SEARCH_PARTS; b++)
 		free(s->pend[b].v);
+	held_free_all(s);
+	free(s->held);
 	free(s->sorted);
 	group_free(&s->group);
 	free(s->tail.v);
@@ -691,7 +722,8 @@ size_t search_pending(const struct search *s)
 	return s->pend_docs;
 }
 
-void search_discard(struct search *s)
+/* Forget the pending documents (written, or their transaction gone). */
+static void pending_reset(struct search *s)
 {
 	/* Bulk ingest keeps its buffers for the next batch; a daemon storing a
 	 * story now and then does not keep ~0.5 MB of them while it idles. */
@@ -712,6 +744,22 @@ void search_discard(struct search *s)
 	if (!keep || s->group.nslot > 65536)
 		group_free(&s->group);
 	s->pend_docs = 0;
+}
+
+void search_discard(struct search *s)
+{
+	pending_reset(s);
+	/* Held segments made or merged in the rolled-back transaction: what
+	 * the database holds no longer matches them. All go, holding stops,
+	 * and the claim (as last committed) leaves their documents to a
+	 * recovery (search.h). */
+	if (s->hold && s->hold_dirty) {
+		held_free_all(s);
+		s->hold = 0;
+		s->hold_dirty = 0;
+		s->hold_lost = 1;
+		s->claim_set = 0;
+	}
 }
 
 /* ---- segments: list, directory cache ------------------------------------------------ */
@@ -805,6 +853,26 @@ static int segs_load(struct search *s)
 	return 0;
 }
 
+/* segs_load(), and the held segments (search_hold()) in their places:
+ * what queries read. */
+static int segs_view(struct search *s)
+{
+	if (segs_load(s))
+		return -1;
+	for (size_t i = 0; i < s->nheld; i++) {
+		if (s->nsegs == s->capsegs) {
+			s->capsegs = s->capsegs ? s->capsegs * 2 : 16;
+			s->segs = xrealloc(s->segs, s->capsegs * sizeof *s->segs);
+		}
+		/* by first document: another process's segments may be newer */
+		size_t j = s->nsegs++;
+		for (; j > 0 && s->segs[j - 1].min_doc > s->held[i]->info.min_doc; j--)
+			s->segs[j] = s->segs[j - 1];
+		s->segs[j] = s->held[i]->info;
+	}
+	return 0;
+}
+
 /* ---- writing a segment ---------------------------------------------------------------- */
 
 struct segw {
@@ -815,6 +883,9 @@ struct segw {
 	size_t entries; /* in the current chunk */
 	int64_t nterms, nbytes;
 	int rc;
+	struct held *mem; /* writing a held segment: chunks to memory */
+	size_t noff, capoff;
+	struct buf data;
 };
 
 /* An empty writer, the chunk buffer empty. */
@@ -843,6 +914,17 @@ static int segw_begin(struct segw *w, struct search *s, int level, int64_t min_d
 	return 0;
 }
 
+/* A held segment (search_hold()) of level with these documents: its
+ * chunks go to memory, nothing to the database. */
+static void segw_begin_mem(struct segw *w, struct search *s, struct held *h, int level, int64_t min_doc,
+			   int64_t max_doc, int64_t ndocs)
+{
+	segw_init(w, s);
+	w->min_doc = min_doc;
+	w->mem = h;
+	h->info = (struct seginfo){.level = level, .min_doc = min_doc, .max_doc = max_doc, .ndocs = ndocs};
+}
+
 static void segw_flush_chunk(struct segw *w)
 {
 	struct search *s = w->s;
@@ -852,6 +934,17 @@ static void segw_flush_chunk(struct segw *w)
 	if (idx >= (1u << SEARCH_CHUNK_BITS)) {
 		w->rc = -1;
 		return;
+	}
+	if (w->mem) {
+		if (w->noff + 2 > w->capoff) {
+			w->capoff = w->capoff ? 2 * w->capoff : 64;
+			w->mem->off = xrealloc(w->mem->off, w->capoff * sizeof *w->mem->off);
+		}
+		if (!w->noff)
+			w->mem->off[w->noff++] = 0;
+		buf_add(&w->data, s->chunk.v, s->chunk.len);
+		w->mem->off[w->noff++] = w->data.len;
+		goto done;
 	}
 	sqlite3_stmt *q = stmt(s, S_CHUNK_PUT);
 	if (!q) {
@@ -864,6 +957,7 @@ static void segw_flush_chunk(struct segw *w)
 		w->rc = -1;
 		return;
 	}
+done:;
 	uint8_t le[8];
 	store64le(le, w->first);
 	buf_add(&w->dir, le, 8);
@@ -904,7 +998,20 @@ static int segw_end(struct segw *w)
 {
 	segw_flush_chunk(w);
 	struct search *s = w->s;
-	if (!w->rc) {
+	if (w->mem) {
+		struct held *h = w->mem;
+		size_t n = w->dir.len / 8;
+		h->dir = xmalloc((n ? n : 1) * sizeof *h->dir);
+		for (size_t i = 0; i < n; i++)
+			h->dir[i] = load64le(w->dir.v + 8 * i);
+		h->data = w->data.v;
+		w->data.v = NULL;
+		h->info.nterms = w->nterms;
+		h->info.nbytes = w->nbytes;
+		h->info.dir = h->dir;
+		h->info.ndir = n;
+		h->info.mem = h;
+	} else if (!w->rc) {
 		sqlite3_stmt *q = stmt(s, S_SEG_DONE);
 		if (!q)
 			w->rc = -1;
@@ -919,6 +1026,8 @@ static int segw_end(struct segw *w)
 	}
 	free(w->dir.v);
 	w->dir.v = NULL;
+	free(w->data.v);
+	w->data.v = NULL;
 	if (s->chunk.cap > 4 * SEARCH_CHUNK) { /* after one huge entry */
 		free(s->chunk.v);
 		memset(&s->chunk, 0, sizeof s->chunk);
@@ -943,6 +1052,13 @@ struct segr {
 
 static int segr_load(struct segr *r, size_t idx)
 {
+	if (r->g->mem) {
+		const struct held *h = r->g->mem;
+		r->p = h->data + h->off[idx];
+		r->end = h->data + h->off[idx + 1];
+		r->term = r->g->dir[idx];
+		return 0;
+	}
 	sqlite3_stmt *q = stmt(r->s, S_CHUNK_GET);
 	if (!q)
 		return -1;
@@ -1320,33 +1436,52 @@ static void write_sorted(struct search *s, struct segw *w, int64_t base, size_t 
 
 static int merge_due(struct search *s);
 
+/* The pending documents, sorted, into w. */
+static void write_pending(struct search *s, struct segw *w)
+{
+	/* A term's tail is at most two varint bytes per other document. */
+	buf_need(&s->tail, 2 * SEARCH_PEND_DOCS);
+	/* A term's keys are all in one part: the parts in order, each
+	 * sorted, are all the keys sorted. */
+	for (int b = 0; b < SEARCH_PARTS && !w->rc; b++)
+		write_sorted(s, w, s->pend_base, sort_part(s, b));
+}
+
+static int hold_flush(struct search *s);
+
 int search_flush(struct search *s)
 {
 	if (!s->pend_docs)
 		return 0;
 	if (segs_load(s))
 		return -1;
-	if (s->nsegs && s->segs[s->nsegs - 1].max_doc >= s->pend_base) {
-		/* Would break the ordered, disjoint ranges merges rely on. */
-		search_discard(s);
+	/* Ordered, disjoint ranges, which merges rely on: the pending
+	 * documents come after every segment, or (a recovery) at least
+	 * overlap none. */
+	int bad = 0;
+	for (size_t i = s->nsegs; i-- > 0 && !bad;) {
+		const struct seginfo *g = &s->segs[i];
+		bad = s->recovering ? g->min_doc <= s->pend_last && g->max_doc >= s->pend_base
+				    : g->max_doc >= s->pend_base;
+		if (!s->recovering)
+			break;
+	}
+	if (bad) {
+		pending_reset(s);
 		return -2;
 	}
+	if (s->hold)
+		return hold_flush(s);
 	struct segw w;
 	int64_t base = s->pend_base;
 	int rc = segw_begin(&w, s, level_of((int64_t)s->pend_docs), base, s->pend_last, (int64_t)s->pend_docs);
-	if (!rc) {
-		/* A term's tail is at most two varint bytes per other document. */
-		buf_need(&s->tail, 2 * SEARCH_PEND_DOCS);
-		/* A term's keys are all in one part: the parts in order, each
-		 * sorted, are all the keys sorted. */
-		for (int b = 0; b < SEARCH_PARTS && !w.rc; b++)
-			write_sorted(s, &w, base, sort_part(s, b));
-	}
+	if (!rc)
+		write_pending(s, &w);
 	if (!rc)
 		rc = segw_end(&w);
 	else
 		free(w.dir.v);
-	search_discard(s);
+	pending_reset(s);
 	return rc ? rc : merge_due(s);
 }
 
@@ -1519,7 +1654,8 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 	else if (w.dir.v)
 		free(w.dir.v);
 	for (size_t i = 0; i < k && !rc; i++)
-		rc = seg_delete(s, in[i].seg);
+		if (!in[i].mem)
+			rc = seg_delete(s, in[i].seg);
 	if (!rc && dead.n) {
 		sqlite3_stmt *q = stmt(s, S_DEAD_DEL);
 		if (!q)
@@ -1533,6 +1669,231 @@ static int merge(struct search *s, const struct seginfo *in, size_t k)
 	free(dead.v);
 	s->merges++;
 	return rc;
+}
+
+/* ---- held segments ---- */
+
+static void held_free(struct held *h)
+{
+	if (!h)
+		return;
+	free(h->data);
+	free(h->off);
+	free(h->dir);
+	free(h);
+}
+
+static void held_free_all(struct search *s)
+{
+	for (size_t i = 0; i < s->nheld; i++)
+		held_free(s->held[i]);
+	s->nheld = 0;
+	if (s->capheld > 64) {
+		free(s->held);
+		s->held = NULL;
+		s->capheld = 0;
+	}
+}
+
+/* A held segment into the database as it is: its row, then its chunks. */
+static int held_write(struct search *s, const struct held *h)
+{
+	const struct seginfo *g = &h->info;
+	sqlite3_stmt *q = stmt(s, S_SEG_NEW);
+	if (!q)
+		return -1;
+	sqlite3_bind_int(q, 1, g->level);
+	sqlite3_bind_int64(q, 2, g->min_doc);
+	sqlite3_bind_int64(q, 3, g->max_doc);
+	sqlite3_bind_int64(q, 4, g->ndocs);
+	if (step_done(q))
+		return -1;
+	int64_t seg = sqlite3_last_insert_rowid(s->db);
+	for (size_t i = 0; i < g->ndir; i++) {
+		q = stmt(s, S_CHUNK_PUT);
+		if (!q)
+			return -1;
+		sqlite3_bind_int64(q, 1, (seg << SEARCH_CHUNK_BITS) | (int64_t)i);
+		sqlite3_bind_blob(q, 2, h->data + h->off[i], (int)(h->off[i + 1] - h->off[i]), SQLITE_STATIC);
+		if (step_done(q))
+			return -1;
+	}
+	struct buf dir = {0};
+	for (size_t i = 0; i < g->ndir; i++) {
+		uint8_t le[8];
+		store64le(le, g->dir[i]);
+		buf_add(&dir, le, 8);
+	}
+	q = stmt(s, S_SEG_DONE);
+	int rc = -1;
+	if (q) {
+		sqlite3_bind_int64(q, 1, seg);
+		sqlite3_bind_int64(q, 2, g->nterms);
+		sqlite3_bind_int64(q, 3, g->nbytes);
+		sqlite3_bind_blob(q, 4, dir.v ? (const void *)dir.v : "", (int)dir.len, SQLITE_STATIC);
+		rc = step_done(q);
+	}
+	free(dir.v);
+	return rc;
+}
+
+/* Every held segment into the database, as they are. */
+static int held_persist(struct search *s)
+{
+	int rc = 0;
+	for (size_t i = 0; i < s->nheld && !rc; i++)
+		rc = held_write(s, s->held[i]);
+	if (!rc && s->nheld) {
+		held_free_all(s);
+		s->hold_dirty = 1;
+	}
+	return rc;
+}
+
+/* The claim row: the documents of the held segments, or none. */
+static int claim_update(struct search *s)
+{
+	sqlite3_stmt *q;
+	if (s->nheld) {
+		char v[64];
+		snprintf(v, sizeof v, "%lld %lld", (long long)s->held[0]->info.min_doc,
+			 (long long)s->held[s->nheld - 1]->info.max_doc);
+		if (!(q = stmt(s, S_CLAIM_SET)))
+			return -1;
+		sqlite3_bind_text(q, 1, v, -1, SQLITE_TRANSIENT);
+		if (step_done(q))
+			return -1;
+		s->claim_set = 1;
+	} else if (s->claim_set) {
+		if (!(q = stmt(s, S_CLAIM_DEL)) || step_done(q))
+			return -1;
+		s->claim_set = 0;
+	}
+	return 0;
+}
+
+int search_held_claim(struct search *s, int64_t *lo, int64_t *hi)
+{
+	sqlite3_stmt *q = stmt(s, S_CLAIM_GET);
+	if (!q)
+		return -1;
+	int rc = sqlite3_step(q), found = 0;
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+		long long a, b;
+		if (v && sscanf(v, "%lld %lld", &a, &b) == 2 && a <= b) {
+			*lo = a;
+			*hi = b;
+			found = 1;
+		} else {
+			found = -2; /* not a claim this code wrote */
+		}
+	} else if (rc != SQLITE_DONE) {
+		found = -1;
+	}
+	sqlite3_reset(q);
+	return found;
+}
+
+int search_claim_clear(struct search *s)
+{
+	sqlite3_stmt *q = stmt(s, S_CLAIM_DEL);
+	return q ? step_done(q) : -1;
+}
+
+/* search_flush() while holding: the pending documents become a held
+ * segment; FANOUT of them merge into one segment in the database. */
+static int hold_flush(struct search *s)
+{
+	int rc = 0;
+	/* Another process wrote a segment since ours began (its documents
+	 * are newer than every held one): ours go first, so ranges stay in
+	 * order, and holding starts again after it. */
+	if (s->nheld && s->nsegs && s->segs[s->nsegs - 1].max_doc > s->held[s->nheld - 1]->info.max_doc)
+		rc = held_persist(s);
+	struct held *h = xcalloc(1, sizeof *h);
+	struct segw w;
+	segw_begin_mem(&w, s, h, level_of((int64_t)s->pend_docs), s->pend_base, s->pend_last,
+		       (int64_t)s->pend_docs);
+	if (!rc) {
+		write_pending(s, &w);
+		rc = segw_end(&w);
+	} else {
+		free(w.dir.v);
+	}
+	pending_reset(s);
+	if (rc) {
+		held_free(h);
+		return rc;
+	}
+	if (s->nheld == s->capheld) {
+		s->capheld = s->capheld ? 2 * s->capheld : SEARCH_FANOUT;
+		s->held = xrealloc(s->held, s->capheld * sizeof *s->held);
+	}
+	s->held[s->nheld++] = h;
+	s->hold_dirty = 1;
+	if (s->nheld >= SEARCH_FANOUT) {
+		struct seginfo *in = xmalloc(s->nheld * sizeof *in);
+		for (size_t i = 0; i < s->nheld; i++)
+			in[i] = s->held[i]->info;
+		rc = merge(s, in, s->nheld);
+		free(in);
+		if (!rc)
+			held_free_all(s);
+	}
+	if (!rc)
+		rc = claim_update(s);
+	return rc ? rc : merge_due(s);
+}
+
+void search_hold(struct search *s, int on)
+{
+	if (on || !s->nheld)
+		s->hold = on;
+}
+
+int search_holding(const struct search *s)
+{
+	return s->hold;
+}
+
+int search_hold_end(struct search *s)
+{
+	if (!s->hold)
+		return 0;
+	int rc = search_flush(s);
+	if (!rc)
+		rc = held_persist(s);
+	if (!rc)
+		rc = claim_update(s);
+	if (rc)
+		return rc;
+	s->hold = 0;
+	return merge_due(s);
+}
+
+void search_committed(struct search *s)
+{
+	s->hold_dirty = 0;
+}
+
+int search_hold_lost(struct search *s)
+{
+	int lost = s->hold_lost;
+	s->hold_lost = 0;
+	return lost;
+}
+
+int search_claim_seen(struct search *s)
+{
+	int seen = s->claim_seen;
+	s->claim_seen = 0;
+	return seen;
+}
+
+void search_recovering(struct search *s, int on)
+{
+	s->recovering = on;
 }
 
 /* ---- merges in steps ---- */
@@ -1752,6 +2113,19 @@ static int merge_due(struct search *s)
 		if (rc || stepped)
 			return rc;
 		size_t n = s->nsegs, take = 0, end = 0;
+		/* While a bulk ingest holds segments (search_hold()), no merge
+		 * takes a segment newer than its documents: the held ones go
+		 * between them when written. */
+		int64_t clo, chi;
+		int c = search_held_claim(s, &clo, &chi);
+		if (c < 0)
+			return -1;
+		if (c) {
+			while (n && s->segs[n - 1].max_doc >= clo)
+				n--;
+			if (n < s->nsegs && !s->hold)
+				s->claim_seen = 1;
+		}
 		if (n < SEARCH_FANOUT)
 			return 0;
 		int cls = -1;
@@ -1803,12 +2177,14 @@ int search_dead(struct search *s, int64_t doc)
 
 int search_clear(struct search *s)
 {
-	search_discard(s);
+	pending_reset(s);
+	held_free_all(s);
+	s->claim_set = 0;
 	dircache_clear(s);
 	s->nsegs = 0;
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, "DELETE FROM search_chunk; DELETE FROM search_seg; DELETE FROM search_dead;"
-			      " DELETE FROM search_merge;", NULL,
+			      " DELETE FROM search_merge; DELETE FROM meta WHERE key = 'search_held';", NULL,
 			      NULL, &msg);
 	sqlite3_free(msg);
 	return rc == SQLITE_OK ? 0 : -1;
@@ -1817,7 +2193,7 @@ int search_clear(struct search *s)
 int search_stats(struct search *s, struct search_stats *out)
 {
 	memset(out, 0, sizeof *out);
-	if (segs_load(s))
+	if (segs_view(s))
 		return -1;
 	for (size_t i = 0; i < s->nsegs; i++) {
 		out->segments++;
@@ -1985,7 +2361,7 @@ int search_query_run(struct search *s, const struct search_query *q, int (*cb)(v
 {
 	if (!q || !q->nterms)
 		return 0;
-	if (segs_load(s))
+	if (segs_view(s))
 		return -1;
 	size_t k = q->nterms > 64 ? 64 : q->nterms;
 	struct segr r;
@@ -2030,7 +2406,7 @@ struct search_class {
 
 struct search_class *search_class_open(struct search *s, const char *name, size_t len)
 {
-	if (segs_load(s))
+	if (segs_view(s))
 		return NULL;
 	struct search_class *c = xcalloc(1, sizeof *c);
 	c->s = s;

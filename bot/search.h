@@ -62,8 +62,44 @@ size_t search_pending(const struct search *s);
 /* Write the queued documents as a segment and merge what is due. -2 when
  * they are not newer than the index (nothing written). */
 int search_flush(struct search *s);
-/* Forget the queued documents (the transaction rolled back). */
+/* Forget the queued documents (the transaction rolled back). Held
+ * segments made or merged in that transaction are dropped too, and
+ * holding stops (search_hold_lost()). */
 void search_discard(struct search *s);
+/* The transaction committed (after COMMIT). */
+void search_committed(struct search *s);
+
+/* Holding (bulk ingest). A flush while holding keeps its segment in
+ * memory instead of writing it; when FANOUT are held they merge into one
+ * segment in the database, so the index's first segments are never
+ * written, read back and deleted. Queries on this object see held
+ * segments; other connections see their documents once written: at that
+ * merge, at search_hold_end(), or before a segment another connection
+ * wrote after them. Each transaction that changes what is held also
+ * writes a claim row (meta search_held = "first last"), the documents
+ * whose postings are only in memory; while it stands no merge takes a
+ * segment newer than them. If the holder dies, the claim stays: the
+ * stories are stored, their postings are not, and a recovery re-indexes
+ * them from the stored stories (store_search_recover()). The caller
+ * makes sure one connection holds at a time, and recovers only a claim
+ * whose holder is gone. */
+void search_hold(struct search *s, int on); /* off only once nothing is held */
+int search_holding(const struct search *s);
+/* In a transaction: flush, write every held segment, drop the claim,
+ * stop holding. */
+int search_hold_end(struct search *s);
+/* 1 once if search_discard() dropped held segments (the claim stands). */
+int search_hold_lost(struct search *s);
+/* The claim: 1 with its documents, 0 none, -1 an SQLite error, -2 a row
+ * that is not a claim. */
+int search_held_claim(struct search *s, int64_t *lo, int64_t *hi);
+int search_claim_clear(struct search *s);
+/* 1 once if a merge was held back by a claim this object does not hold
+ * (a recovery may be due, if its holder is gone). */
+int search_claim_seen(struct search *s);
+/* A recovery re-indexes older documents: flushes may then go before newer
+ * segments, as long as no range overlaps. */
+void search_recovering(struct search *s, int on);
 /* doc was superseded (a new revision is indexed under a new id): its
  * postings are dropped when its segment is next merged. */
 int search_dead(struct search *s, int64_t doc);

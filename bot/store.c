@@ -10,11 +10,14 @@
 #define _GNU_SOURCE
 #include "store.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "normalise.h"
@@ -379,6 +382,8 @@ struct store {
 	sqlite3_stmt *list_q[64]; /* store_list by shape: topic|entity|since|order|brief|window */
 	struct search *search;
 	struct normaliser *norm; /* borrowed; for search verification and rebuilds */
+	int hold_fd;     /* the hold lock (store_bulk()), or -1 */
+	int recover_due; /* held segments lost: recover at the next begin */
 };
 
 static int fail(struct store *st, const char *what)
@@ -541,6 +546,7 @@ int store_open(const char *path, struct store **out, char **err)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, sqlite_setup);
 	struct store *st = xcalloc(1, sizeof *st);
+	st->hold_fd = -1;
 	*out = NULL;
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
@@ -588,6 +594,10 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	if (st->search && st->hold_fd >= 0 && store_bulk_end(st))
+		log_warn("store: search index: %s (written at the next start)", st->err);
+	if (st->hold_fd >= 0)
+		close(st->hold_fd);
 	for (int i = 0; i < Q_NSQL; i++)
 		sqlite3_finalize(st->q[i]);
 	for (size_t i = 0; i < sizeof st->list_q / sizeof *st->list_q; i++)
@@ -614,13 +624,80 @@ void store_merge_budget(struct store *st, int64_t entries)
 	search_set_merge_budget(st->search, entries);
 }
 
+/* The hold lock: an exclusive flock() on the file beside the database
+ * (DB-hold), taken without waiting. The descriptor, or -1 when another
+ * process has it or there is no file (an in-memory database). The kernel
+ * drops it when its holder dies, however it dies. */
+static int hold_lock(struct store *st)
+{
+	const char *db = sqlite3_db_filename(st->db, "main");
+	if (!db || !*db)
+		return -1;
+	char *path = xasprintf("%s-hold", db);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 void store_bulk(struct store *st)
 {
 	exec(st, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=16000; PRAGMA journal_size_limit=-1;");
+	/* Hold the search index's first segments in memory (search_hold()):
+	 * one bulk ingest at a time, after redoing what a dead one left. */
+	if (st->hold_fd >= 0 || search_holding(st->search))
+		return;
+	st->hold_fd = hold_lock(st);
+	if (st->hold_fd < 0)
+		return;
+	int64_t n = 0;
+	if (store_search_recover(st, &n)) {
+		log_warn("store: search index: %s", st->err);
+		close(st->hold_fd);
+		st->hold_fd = -1;
+		return;
+	}
+	search_hold(st->search, 1);
+}
+
+int store_bulk_end(struct store *st)
+{
+	int rc = 0;
+	if (search_holding(st->search)) {
+		if (exec(st, "BEGIN IMMEDIATE"))
+			return -1;
+		if (search_hold_end(st->search)) {
+			fail(st, "search index");
+			store_rollback(st);
+			return -1;
+		}
+		rc = store_commit(st);
+		if (rc)
+			store_rollback(st);
+	}
+	if (!rc && st->hold_fd >= 0) {
+		close(st->hold_fd);
+		st->hold_fd = -1;
+	}
+	return rc;
 }
 
 int store_begin(struct store *st)
 {
+	/* Held segments lost with a rolled-back batch, or a merge held back
+	 * by a claim: re-index the claim's documents if its holder is gone
+	 * (a no-op while it lives). */
+	if (st->recover_due || search_claim_seen(st->search)) {
+		st->recover_due = 0;
+		int64_t n;
+		if (store_search_recover(st, &n))
+			log_warn("store: search index: %s", st->err);
+	}
 	return exec(st, "BEGIN IMMEDIATE");
 }
 
@@ -638,6 +715,7 @@ int store_commit(struct store *st)
 	}
 	if (exec(st, "COMMIT"))
 		return -1;
+	search_committed(st->search);
 	return 0;
 }
 
@@ -646,6 +724,15 @@ void store_rollback(struct store *st)
 	search_discard(st->search);
 	if (!sqlite3_get_autocommit(st->db))
 		exec(st, "ROLLBACK");
+	if (search_hold_lost(st->search)) {
+		/* The claim stands for what was held; let go of the lock so the
+		 * recovery at the next begin may take it. */
+		log_warn("store: search index: held segments dropped with a rolled-back batch; re-indexing them");
+		if (st->hold_fd >= 0)
+			close(st->hold_fd);
+		st->hold_fd = -1;
+		st->recover_due = 1;
+	}
 }
 
 /* ---- stories ---------------------------------------------------------------- */
@@ -1361,6 +1448,89 @@ fail:
 		fail(st, "search rebuild");
 	store_rollback(st);
 	return -1;
+}
+
+int store_search_recover(struct store *st, int64_t *count)
+{
+	*count = 0;
+	st->err[0] = 0;
+	int64_t lo, hi;
+	int c = search_held_claim(st->search, &lo, &hi);
+	if (c == 0)
+		return 0;
+	if (c == -1)
+		return fail(st, "search claim");
+	/* Its holder is alive while it has the lock (this store, in
+	 * store_bulk(), has just taken it). */
+	int fd = -1;
+	if (st->hold_fd < 0 && (fd = hold_lock(st)) < 0)
+		return 0;
+	int rc = -1;
+	if (exec(st, "BEGIN IMMEDIATE"))
+		goto out;
+	c = search_held_claim(st->search, &lo, &hi); /* again, under the write lock */
+	if (c == -1)
+		goto fail;
+	if (c > 0) {
+		log_info("store: search index: re-indexing stories %lld..%lld, held by an ingest that stopped",
+			 (long long)lo, (long long)hi);
+		search_recovering(st->search, 1);
+		int64_t after = lo - 1;
+		sqlite3_stmt *s = q(st, Q_REINDEX_SCAN);
+		int step = SQLITE_DONE;
+		if (!s)
+			goto fail;
+		sqlite3_bind_int64(s, 1, after);
+		while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+			int64_t doc = sqlite3_column_int64(s, 3);
+			if (doc > hi) {
+				step = SQLITE_DONE;
+				break;
+			}
+			struct story story;
+			story_init(&story);
+			if (story_from_row(s, &story) == 0) {
+				char *texts[STORY_NTEXT];
+				size_t lens[STORY_NTEXT];
+				store_story_texts(st, &story, texts, lens);
+				int bad = search_add(st->search, doc, (const char *const *)texts, lens, STORY_NTEXT);
+				texts_free(texts);
+				struct sbuf classes = {0};
+				classes_text(&story, &classes);
+				if (!bad)
+					bad = class_terms_add(st, doc, classes.s);
+				sbuf_free(&classes);
+				if (bad) {
+					story_free(&story);
+					step = SQLITE_ERROR;
+					break;
+				}
+				(*count)++;
+			}
+			story_free(&story);
+		}
+		sqlite3_reset(s);
+		if (step != SQLITE_DONE || search_flush(st->search))
+			goto fail;
+	}
+	/* (a claim row this code cannot read goes too: nothing it names can
+	 * be redone, and it would hold merges back for good) */
+	if (search_claim_clear(st->search) || store_commit(st))
+		goto fail;
+	search_recovering(st->search, 0);
+	rc = 0;
+	goto out;
+fail:
+	search_recovering(st->search, 0);
+	if (!st->err[0])
+		fail(st, "search index recovery");
+	search_discard(st->search);
+	if (!sqlite3_get_autocommit(st->db))
+		exec(st, "ROLLBACK");
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 int store_search_stats(struct store *st, int64_t *segments, int64_t *bytes)

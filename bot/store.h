@@ -41,6 +41,10 @@ void store_set_normaliser(struct store *st, struct normaliser *n);
  * bot/writeback.c, which starts the disk writing each 1 MB as it goes, so
  * the checkpoint's syncs do not wait for all of it. */
 void store_bulk(struct store *st);
+/* The end of bulk loading: the search index's held segments written
+ * (store_bulk() holds them in memory, see search_hold()), its hold lock
+ * let go. store_close() does it too; call it to see the error. */
+int store_bulk_end(struct store *st);
 /* Merge the search index in steps of about this many entries per commit
  * (0, the default: each merge whole, in the commit that makes it due).
  * The daemon sets it so a big merge never stalls its loop. */
@@ -110,6 +114,10 @@ int64_t store_story_count(struct store *st);
  * rebuilt from the stored stories once (the app does it on open). */
 int store_search_rebuild_needed(struct store *st); /* 1 yes, 0 no, negative error */
 int store_search_rebuild(struct store *st, int64_t *count);
+/* A bulk ingest that died holding search segments left a claim: re-index
+ * the stories it names from their stored revisions (their own
+ * transaction). A no-op while its holder lives. *count: stories. */
+int store_search_recover(struct store *st, int64_t *count);
 int store_search_stats(struct store *st, int64_t *segments, int64_t *bytes);
 
 /* ---- rules, subscriptions, preferences ---------------------------------- */

@@ -142,6 +142,8 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 		if (a->batch_n >= batch || i + 1 == total) { /* by count only: deterministic under valgrind */
 			double k0 = now_s();
 			app_batch_commit(a);
+			if (i + 1 == total && store_bulk_end(a->store)) /* held search segments written */
+				fprintf(stderr, "bulk end: %s\n", store_errmsg(a->store));
 			double took = now_s() - k0;
 			if (took > t->max_commit)
 				t->max_commit = took;

@@ -2,7 +2,7 @@
  *
  * Include after defining _GNU_SOURCE (mkstemp). t_db_path() creates an
  * empty file with a unique name; t_db_remove() deletes it with the WAL and
- * shared-memory files SQLite leaves beside it.
+ * shared-memory files SQLite leaves beside it (and store_bulk()'s lock).
  */
 #ifndef AINEWS_T_DB_H
 #define AINEWS_T_DB_H
@@ -34,6 +34,8 @@ static inline void t_db_remove(const char *path)
 	snprintf(p, sizeof p, "%s-wal", path);
 	unlink(p);
 	snprintf(p, sizeof p, "%s-shm", path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-hold", path); /* store_bulk()'s lock */
 	unlink(p);
 }
 

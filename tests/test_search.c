@@ -11,7 +11,8 @@
 #include "t.h"
 #include "util.h"
 
-/* The tables as schema 5 makes them (bot/store.c). */
+/* The tables as schema 6 makes them (bot/store.c); meta holds the claim
+ * of held segments (search_hold()). */
 static sqlite3 *open_db(void)
 {
 	sqlite3 *db = NULL;
@@ -23,7 +24,8 @@ static sqlite3 *open_db(void)
 		     "CREATE TABLE search_chunk(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
 		     "CREATE TABLE search_dead(doc INTEGER PRIMARY KEY);"
 		     "CREATE TABLE search_merge(out_seg INTEGER PRIMARY KEY, inputs BLOB NOT NULL, dead BLOB NOT NULL,"
-		     " next_term INTEGER NOT NULL);",
+		     " next_term INTEGER NOT NULL);"
+		     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;",
 		     NULL, NULL, NULL);
 	return db;
 }
@@ -251,48 +253,12 @@ enum { NDOCS = 3000 };
  * decoding path that drops them; without, the concatenating one. budget:
  * merges in steps of that many entries (0: whole), so queries also run
  * while merges are half done. */
-static void test_random_against_brute_force(int with_dead, int64_t budget)
+/* 300 random queries against brute force over the texts: the number of
+ * bad answers; *nonempty: queries with matches. */
+static int check_queries(struct search *s, char **text, const int *live, int *nonempty)
 {
-	sqlite3 *db = open_db();
-	struct search *s = search_new(db);
-	search_set_merge_budget(s, budget);
-	char **text = xcalloc(NDOCS + 1, sizeof *text);
-	int *live = xcalloc(NDOCS + 1, sizeof *live);
-	/* Batches of 1..300 documents, as a daemon (one story) and the CLI
-	 * (hundreds) would write them, so segments of every size merge. */
-	int64_t doc = 0;
-	while (doc < NDOCS) {
-		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-		unsigned batch = rnd(4) ? 1 + rnd(8) : 1 + rnd(300);
-		for (unsigned i = 0; i < batch && doc < NDOCS; i++) {
-			doc += 1 + rnd(3) / 2; /* ids may skip, as revisions make them */
-			if (doc > NDOCS)
-				break;
-			text[doc] = random_text();
-			live[doc] = 1;
-			add1(s, doc, text[doc]);
-			if (with_dead && doc > 5 && rnd(20) == 0) { /* an earlier document superseded */
-				int64_t d = 1 + rnd((unsigned)doc - 1);
-				if (live[d]) {
-					live[d] = 0;
-					search_dead(s, d);
-				}
-			}
-		}
-		T_INT(search_flush(s), 0);
-		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	}
-	struct search_stats st;
-	T_INT(search_stats(s, &st), 0);
-	T_OK(st.segments <= (budget ? 96 : 48), "merges keep the segments few: %lld", (long long)st.segments);
-	T_OK(st.merges > 0, "merges happened: %lld", (long long)st.merges);
-	if (budget)
-		T_OK(st.merge_steps > st.merges, "merges went in steps: %lld steps, %lld merges",
-		     (long long)st.merge_steps, (long long)st.merges);
-	else
-		T_INT(st.merge_steps, 0);
-
-	int bad = 0, nonempty = 0;
+	int bad = 0;
+	*nonempty = 0;
 	for (int k = 0; k < 300; k++) {
 		char *qs = random_query();
 		struct search_query *q;
@@ -327,14 +293,79 @@ static void test_random_against_brute_force(int with_dead, int64_t budget)
 			if (found && !match && !search_query_needs_verify(q))
 				extra++;
 		}
-		nonempty += want > 0;
+		*nonempty += want > 0;
 		if ((missing || extra || !order) && bad++ < 5)
 			printf("# query \"%s\": %d missing, %d extra, order %d\n", qs, missing, extra, order);
 		search_query_free(q);
 		free(qs);
 	}
+	return bad;
+}
+
+/* hold: as bulk ingest indexes (search_hold()): queries see the held
+ * segments, and once they are written another object on the database
+ * answers the same. */
+static void test_random_against_brute_force(int with_dead, int64_t budget, int hold)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db);
+	search_set_merge_budget(s, budget);
+	search_hold(s, hold);
+	char **text = xcalloc(NDOCS + 1, sizeof *text);
+	int *live = xcalloc(NDOCS + 1, sizeof *live);
+	/* Batches of 1..300 documents, as a daemon (one story) and the CLI
+	 * (hundreds) would write them, so segments of every size merge. */
+	int64_t doc = 0;
+	while (doc < NDOCS) {
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		unsigned batch = rnd(4) ? 1 + rnd(8) : 1 + rnd(300);
+		for (unsigned i = 0; i < batch && doc < NDOCS; i++) {
+			doc += 1 + rnd(3) / 2; /* ids may skip, as revisions make them */
+			if (doc > NDOCS)
+				break;
+			text[doc] = random_text();
+			live[doc] = 1;
+			add1(s, doc, text[doc]);
+			if (with_dead && doc > 5 && rnd(20) == 0) { /* an earlier document superseded */
+				int64_t d = 1 + rnd((unsigned)doc - 1);
+				if (live[d]) {
+					live[d] = 0;
+					search_dead(s, d);
+				}
+			}
+		}
+		T_INT(search_flush(s), 0);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		search_committed(s);
+	}
+	struct search_stats st;
+	T_INT(search_stats(s, &st), 0);
+	T_OK(st.segments <= (budget ? 96 : 48), "merges keep the segments few: %lld", (long long)st.segments);
+	T_OK(st.merges > 0, "merges happened: %lld", (long long)st.merges);
+	if (budget)
+		T_OK(st.merge_steps > st.merges, "merges went in steps: %lld steps, %lld merges",
+		     (long long)st.merge_steps, (long long)st.merges);
+	else
+		T_INT(st.merge_steps, 0);
+
+	int nonempty;
+	int bad = check_queries(s, text, live, &nonempty);
 	T_INT(bad, 0);
 	T_OK(nonempty > 100, "%d of 300 queries have matches", nonempty);
+	if (hold) {
+		int64_t lo, hi;
+		T_OK(search_held_claim(s, &lo, &hi) == 1 && hi == doc, "a claim up to the last document");
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		T_INT(search_hold_end(s), 0);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		search_committed(s);
+		T_INT(search_holding(s), 0);
+		T_INT(search_held_claim(s, &lo, &hi), 0);
+		struct search *s2 = search_new(db);
+		T_INT(check_queries(s2, text, live, &nonempty), 0);
+		T_OK(nonempty > 100, "written: %d of 300 queries have matches", nonempty);
+		search_free(s2);
+	}
 
 	/* A full merge drops dead documents' postings and their markers. */
 	int64_t dead_before = count_rows(db, "SELECT count(*) FROM search_dead");
@@ -719,14 +750,120 @@ static void test_merge_in_steps_lost_output(void)
 	sqlite3_close(db);
 }
 
+/* Held segments (search_hold()) as one holder and the others see them. */
+static void test_hold(void)
+{
+	sqlite3 *db = open_db();
+	struct search *s = search_new(db), *o = search_new(db);
+	search_hold(s, 1);
+	int64_t lo, hi;
+	int64_t doc = 0;
+	/* 20 commits of one document: sixteen merge into one written
+	 * segment, four stay held, and the claim names them. */
+	for (int i = 0; i < 20; i++) {
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		add1(s, ++doc, "heldword 保留");
+		T_INT(search_flush(s), 0);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		search_committed(s);
+	}
+	T_INT(count_rows(db, "SELECT count(*) FROM search_seg"), 1);
+	T_INT(count_rows(db, "SELECT max_doc FROM search_seg"), 16);
+	T_OK(search_held_claim(s, &lo, &hi) == 1 && lo == 17 && hi == 20, "claim 17..20: %lld..%lld",
+	     (long long)lo, (long long)hi);
+	T_STR(run(s, "heldword", 3), "20,19,18");
+	T_STR(run(o, "heldword", 3), "16,15,14"); /* another object: the written ones */
+	T_STR(run(s, "保留", 0), "20,19,18,17,16,15,14,13,12,11,10,9,8,7,6,5,4,3,2,1");
+	struct search_stats st;
+	T_INT(search_stats(s, &st), 0);
+	T_INT(st.docs, 20);
+
+	/* Another object writes newer segments: no merge takes one while
+	 * the claim stands (it says a recovery may be due), and the holder
+	 * writes its own before them at its next flush. */
+	for (int i = 0; i < 17; i++) {
+		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+		add1(o, ++doc, "otherword");
+		T_INT(search_flush(o), 0);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	T_INT(count_rows(db, "SELECT count(*) FROM search_seg"), 18); /* unmerged */
+	T_INT(search_claim_seen(o), 1);
+	T_INT(search_claim_seen(o), 0); /* once */
+	T_INT(search_claim_seen(s), 0);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, ++doc, "heldword");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	search_committed(s);
+	T_OK(search_held_claim(s, &lo, &hi) == 1 && lo == doc && hi == doc, "claim: the newest only");
+	T_INT(count_rows(db, "SELECT count(*) FROM search_seg x JOIN search_seg y ON x.seg < y.seg"
+			     " AND x.min_doc <= y.max_doc AND y.min_doc <= x.max_doc"),
+	      0);
+	T_STR(run(o, "heldword", 0), "20,19,18,17,16,15,14,13,12,11,10,9,8,7,6,5,4,3,2,1");
+	T_STR(run(s, "heldword", 2), "38,20");
+	T_STR(run(o, "otherword", 2), "37,36");
+
+	/* A rolled-back transaction that changed what is held: all of it
+	 * goes, holding stops, the committed claim stays for a recovery. */
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, ++doc, "heldword");
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	search_discard(s);
+	T_INT(search_hold_lost(s), 1);
+	T_INT(search_hold_lost(s), 0);
+	T_INT(search_holding(s), 0);
+	T_OK(search_held_claim(s, &lo, &hi) == 1 && lo == 38 && hi == 38, "the committed claim stands");
+	T_STR(run(s, "heldword", 2), "20,19");
+
+	/* A recovery writes the claim's documents before newer segments;
+	 * without the flag that is refused, and an overlap always is. */
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(o, 40, "otherword");
+	T_INT(search_flush(o), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, 38, "heldword");
+	T_INT(search_flush(s), -2);
+	search_recovering(s, 1);
+	add1(s, 36, "heldword");
+	T_INT(search_flush(s), -2); /* 36 is in a segment already */
+	add1(s, 38, "heldword");
+	T_INT(search_flush(s), 0);
+	T_INT(search_claim_clear(s), 0);
+	search_recovering(s, 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_STR(run(o, "heldword", 2), "38,20");
+	T_INT(search_held_claim(o, &lo, &hi), 0);
+	/* with the claim gone every segment may merge again */
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(o, 41, "otherword");
+	T_INT(search_flush(o), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	T_OK(count_rows(db, "SELECT count(*) FROM search_seg") < 10, "merged: %lld segments",
+	     (long long)count_rows(db, "SELECT count(*) FROM search_seg"));
+	T_STR(run(o, "otherword", 3), "41,40,37");
+	T_STR(run(o, "heldword", 3), "38,20,19");
+	/* a claim row this code did not write */
+	sqlite3_exec(db, "INSERT INTO meta(key, value) VALUES('search_held', 'junk')", NULL, NULL, NULL);
+	T_INT(search_held_claim(o, &lo, &hi), -2);
+	search_free(s);
+	search_free(o);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	test_basics();
 	test_word_edges();
-	test_random_against_brute_force(0, 0);
-	test_random_against_brute_force(1, 0);
-	test_random_against_brute_force(0, 400);
-	test_random_against_brute_force(1, 400);
+	test_random_against_brute_force(0, 0, 0);
+	test_random_against_brute_force(1, 0, 0);
+	test_random_against_brute_force(0, 400, 0);
+	test_random_against_brute_force(1, 400, 0);
+	test_random_against_brute_force(0, 0, 1);
+	test_random_against_brute_force(1, 0, 1);
+	test_hold();
 	test_merge_in_steps();
 	test_merge_in_steps_lost_output();
 	test_corruption();

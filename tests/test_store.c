@@ -4,7 +4,9 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -64,6 +66,19 @@ static int put_numbered(struct store *st, const char *prefix, int i, const char 
 	int rc = put(st, &s, analysis);
 	story_free(&s);
 	return rc;
+}
+
+static const char *sql_text1(sqlite3 *db, const char *sql)
+{
+	static char buf[256];
+	sqlite3_stmt *q;
+	buf[0] = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return "bad sql";
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+		snprintf(buf, sizeof buf, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	return buf;
 }
 
 static const char *search(struct store *st, const char *q)
@@ -329,9 +344,11 @@ static void test_two_connections(void)
 	t_db_remove(path);
 }
 
-/* Bulk mode (the ingest CLI): bigger cache and checkpoints. A second
- * connection sees every commit, the store reopens with all of it, and an
- * in-memory store, which has no WAL file, takes bulk mode too. */
+/* Bulk mode (the ingest CLI): bigger cache and checkpoints, and the search
+ * index's first segments held in memory. A second connection sees every
+ * committed story at once and finds it by search once the held segments
+ * are written (store_bulk_end()); the store reopens with all of it, and
+ * an in-memory store, which has no WAL file, takes bulk mode too. */
 static void test_bulk(void)
 {
 	char path[64];
@@ -352,9 +369,20 @@ static void test_bulk(void)
 		T_INT(put(a, &s, "analysis text"), 0);
 		story_free(&s);
 		snprintf(en, sizeof en, "bulkword%02d", i);
-		T_STR(search(b, en), id);
 		T_STR(search(a, en), id);
+		int rev = 0;
+		uint64_t fp = 0;
+		T_INT(store_story_head(b, id, &rev, &fp), 1);
+		T_STR(search(b, en), "");
 	}
+	T_INT(store_bulk_end(a), 0);
+	for (int i = 0; i < 12; i++) {
+		char id[32], en[64];
+		snprintf(id, sizeof id, "s-bulk%02d", i);
+		snprintf(en, sizeof en, "bulkword%02d", i);
+		T_STR(search(b, en), id);
+	}
+	store_bulk(a); /* again, for the WAL below */
 	T_OK(access(wal, F_OK) == 0, "the WAL exists: %s", wal);
 	/* A bulk load grows the WAL past 16 MB (no checkpoint at its 128 MB
 	 * setting); once it is done, the other connection (a daemon's)
@@ -389,6 +417,89 @@ static void test_bulk(void)
 	story_free(&s);
 	T_STR(search(a, "inmemory"), "s-mem");
 	store_close(a);
+}
+
+/* A bulk ingest that dies holding search segments (store_bulk(); kill -9
+ * is the same to the kernel): its stories are stored, the claim names the
+ * ones the index lacks, a live holder's claim is left alone, and a
+ * recovery re-indexes exactly those. A batch rolled back before any flush
+ * loses nothing held. */
+static void test_hold_recovery(void)
+{
+	char path[64], hold[80];
+	if (t_db_path(path, sizeof path, "hold"))
+		return;
+	snprintf(hold, sizeof hold, "%s-hold", path);
+	char *err = NULL;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct store *c;
+		if (store_open(path, &c, &err))
+			_exit(1);
+		store_bulk(c);
+		/* one commit a story: a held segment each, the first 16 merged */
+		for (int i = 0; i < 30; i++)
+			if (put_numbered(c, "s-held", i, "Heldword story", "analysis"))
+				_exit(2);
+		_exit(0); /* no store_close(): nothing held is written */
+	}
+	int status = -1;
+	T_INT(waitpid(pid, &status, 0), pid);
+	T_INT(status, 0);
+	sqlite3 *db;
+	T_INT(sqlite3_open(path, &db), SQLITE_OK);
+	T_STR(sql_text1(db, "SELECT value FROM meta WHERE key = 'search_held'"), "17 30");
+	T_STR(sql_text1(db, "SELECT count(*) || ' ' || sum(ndocs) FROM search_seg"), "1 16");
+	struct store *b;
+	T_INT(store_open(path, &b, &err), 0);
+	T_STR(search(b, "heldword"),
+	      "s-held15,s-held14,s-held13,s-held12,s-held11,s-held10,s-held09,s-held08,s-held07,s-held06");
+
+	/* Its holder alive (the lock taken): nothing is redone. */
+	int fd = open(hold, O_RDWR | O_CREAT, 0600);
+	T_INT(flock(fd, LOCK_EX | LOCK_NB), 0);
+	int64_t n = -1;
+	T_INT(store_search_recover(b, &n), 0);
+	T_INT(n, 0);
+	T_STR(sql_text1(db, "SELECT value FROM meta WHERE key = 'search_held'"), "17 30");
+	store_bulk(b); /* cannot hold either: it goes on unheld */
+	T_INT(put_numbered(b, "s-unheld", 0, "Unheldword", "x"), 0);
+	T_STR(sql_text1(db, "SELECT max(max_doc) FROM search_seg"), "31");
+	T_INT(store_bulk_end(b), 0);
+	close(fd);
+
+	/* Gone: the claim's stories are indexed again, the claim dropped. */
+	T_INT(store_search_recover(b, &n), 0);
+	T_INT(n, 14);
+	T_STR(sql_text1(db, "SELECT count(*) FROM meta WHERE key = 'search_held'"), "0");
+	T_STR(search(b, "heldword"),
+	      "s-held29,s-held28,s-held27,s-held26,s-held25,s-held24,s-held23,s-held22,s-held21,s-held20");
+	T_STR(sql_text1(db, "SELECT sum(ndocs) FROM search_seg"), "31");
+	T_STR(sql_text1(db, "SELECT count(*) FROM search_seg x JOIN search_seg y ON x.seg < y.seg"
+			    " AND x.min_doc <= y.max_doc AND y.min_doc <= x.max_doc"),
+	      "0");
+	T_INT(store_search_recover(b, &n), 0); /* nothing left to do */
+	T_INT(n, 0);
+
+	/* Holding again: a batch rolled back before its flush loses nothing
+	 * held, and the end writes it all. */
+	store_bulk(b);
+	T_INT(put_numbered(b, "s-again", 0, "Againword", "x"), 0);
+	T_STR(sql_text1(db, "SELECT value FROM meta WHERE key = 'search_held'"), "32 32");
+	T_INT(store_begin(b), 0);
+	store_rollback(b);
+	T_INT(put_numbered(b, "s-again", 1, "Againword", "x"), 0);
+	T_STR(sql_text1(db, "SELECT value FROM meta WHERE key = 'search_held'"), "32 33"); /* still holding */
+	T_STR(search(b, "againword"), "s-again01,s-again00");
+	T_INT(store_bulk_end(b), 0);
+	T_STR(sql_text1(db, "SELECT count(*) FROM meta WHERE key = 'search_held'"), "0");
+	T_STR(sql_text1(db, "SELECT sum(ndocs) FROM search_seg"), "33");
+	T_OK(access(hold, F_OK) == 0, "the lock file is there: %s", hold);
+	sqlite3_close(db);
+	store_close(b);
+	t_db_remove(path);
+	T_OK(access(hold, F_OK) != 0, "t_db_remove() takes the lock file too");
 }
 
 /* A WAL database at path as the store sets one up (8 KB pages,
@@ -637,18 +748,6 @@ static const char *rev_list(struct store *st, const char *id)
 	return buf;
 }
 
-static const char *sql_text1(sqlite3 *db, const char *sql)
-{
-	static char buf[256];
-	sqlite3_stmt *q;
-	buf[0] = 0;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-		return "bad sql";
-	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-		snprintf(buf, sizeof buf, "%s", (const char *)sqlite3_column_text(q, 0));
-	sqlite3_finalize(q);
-	return buf;
-}
 
 /* Schema 5 -> 6: a story's revisions linked by rowid (stories.rev_row,
  * revisions.prev) instead of indexed by (story_id, revision). A store
@@ -1119,6 +1218,7 @@ int main(void)
 	test_outbox();
 	test_two_connections();
 	test_bulk();
+	test_hold_recovery();
 	test_writeback();
 	test_writeback_held();
 	test_writeback_commit_on_disk();

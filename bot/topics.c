@@ -1306,10 +1306,17 @@ static void add_hit_n(struct topics_result *r, size_t merge, int kind, int index
 	r->hits[r->nhits++] = (struct topics_hit){kind, index, field, count, pattern};
 }
 
-static void add_hit(struct topics_result *r, int kind, int index, int field, int count,
-		    const char *pattern)
+/* A tag's hit: rows from `from` on are the tag rows. */
+static void add_tag_hit(struct topics_result *r, size_t from, int kind, int index, const char *pattern)
 {
-	add_hit_n(r, r->nhits, kind, index, field, count, pattern);
+	for (size_t i = from; i < r->nhits; i++) {
+		struct topics_hit *h = &r->hits[i];
+		if (h->kind == kind && h->index == index && h->pattern == pattern) {
+			h->count++;
+			return;
+		}
+	}
+	add_hit_n(r, 0, kind, index, TOPICS_F_TAGS, 1, pattern);
 }
 
 /* Does pat p, ending at byte `end` (exclusive) of text, sit on word
@@ -1897,15 +1904,18 @@ int topics_classify_keep(struct topics *t, const struct story *s, struct topics_
 		else
 			free(norm[f]);
 	}
+	/* Tag rows merge only with tag rows, which all come after the text
+	 * fields' (a story has ~100 of those to pass over per tag). */
+	size_t tag_rows = out->nhits;
 	for (size_t i = 0; i < s->ntags; i++) {
 		int k1 = -1, k2 = -1;
 		size_t i1 = 0, i2 = 0;
 		const char *p1 = NULL, *p2 = NULL;
 		if (tag_lookup(t, s->tags[i].en, &k1, &i1, &p1) == 0)
-			add_hit(out, k1, (int)i1, TOPICS_F_TAGS, 1, p1);
+			add_tag_hit(out, tag_rows, k1, (int)i1, p1);
 		/* Both sides of a pair usually say the same: count the pair once. */
 		if (tag_lookup(t, s->tags[i].zh, &k2, &i2, &p2) == 0 && (k2 != k1 || i2 != i1))
-			add_hit(out, k2, (int)i2, TOPICS_F_TAGS, 1, p2);
+			add_tag_hit(out, tag_rows, k2, (int)i2, p2);
 	}
 	topics_decide(t, out);
 	return 0;

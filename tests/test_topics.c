@@ -295,6 +295,14 @@ static void test_threshold_and_tags(struct topics *t)
 	topics_classify(t, &s, &r);
 	int models = topics_find(t, TOPICS_TOPIC, "models");
 	T_INT(hits(&r, TOPICS_TOPIC, models, NULL, TOPICS_F_TAGS), 1); /* the pair counts once */
+	topics_result_free(&r);
+	story_tag_push(&s, "llm", NULL); /* the same tag again: the same row, counted twice */
+	topics_classify(t, &s, &r);
+	T_INT(hits(&r, TOPICS_TOPIC, models, NULL, TOPICS_F_TAGS), 2);
+	int rows = 0;
+	for (size_t i = 0; i < r.nhits; i++)
+		rows += r.hits[i].kind == TOPICS_TOPIC && r.hits[i].index == models && r.hits[i].field == TOPICS_F_TAGS;
+	T_INT(rows, 1);
 	T_OK(decided(t, &r, TOPICS_TOPIC, "models"), "LLM 大模型 → models");
 	T_OK(decided(t, &r, TOPICS_TOPIC, "regulation"), "Regulation 监管 → regulation");
 	T_OK(decided(t, &r, TOPICS_ENTITY, "nvidia"), "an entity name as a tag");

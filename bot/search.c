@@ -494,6 +494,7 @@ struct search {
 		uint32_t *at;    /* per key of a bucket: its term's slot */
 		uint64_t *terms; /* a bucket's distinct terms */
 		size_t cap;
+		size_t last_d; /* the last bucket's distinct terms */
 	} group;
 	struct buf tail, chunk;
 	struct dircache *dc;
@@ -1333,50 +1334,67 @@ static inline size_t gslot_find(const struct gslot *slot, size_t mask, uint32_t 
  * key after the keys of the terms before its own. */
 static void group_bucket(struct group *g, const uint64_t *in, uint64_t *out, size_t m)
 {
-	size_t nslot = 64;
-	while (nslot < 2 * m)
+	/* A table for the distinct terms expected, four times the last
+	 * bucket's (~1,000), not for all m keys (~3,000): 64 KB instead of
+	 * 128, mostly in L1 (measured: ~28 -> ~25 cycles a key). Should it
+	 * fill to half, it is done again at twice the keys. */
+	size_t nslot = 64, want = 4 * g->last_d;
+	if (!want || want > 2 * m)
+		want = 2 * m;
+	while (nslot < want)
 		nslot *= 2;
-	if (g->nslot < nslot) {
-		free(g->slot);
-		g->slot = xcalloc(nslot, sizeof *g->slot);
-		g->nslot = nslot;
-		g->gen = 0;
-	}
-	if (g->cap < m) {
-		free(g->at);
-		free(g->terms);
-		g->cap = m + m / 2;
-		g->at = xmalloc(g->cap * sizeof *g->at);
-		g->terms = xmalloc(g->cap * sizeof *g->terms);
-	}
-	if (++g->gen == 0) { /* wrapped: every slot empty again */
-		memset(g->slot, 0, g->nslot * sizeof *g->slot);
-		g->gen = 1;
-	}
-	struct gslot *slot = g->slot;
-	uint32_t gen = g->gen, *at = g->at;
-	size_t mask = nslot - 1, d = 0;
-	uint64_t *terms = g->terms;
-	for (size_t i = 0; i < m; i++) {
-		uint64_t t = in[i] >> SEARCH_DOC_BITS;
-		size_t k = gslot_find(slot, mask, gen, t);
-		if (slot[k].gen != gen) {
-			slot[k] = (struct gslot){t, gen, 0};
-			terms[d++] = t << SEARCH_DOC_BITS;
+	for (;;) {
+		if (g->nslot < nslot) {
+			free(g->slot);
+			g->slot = xcalloc(nslot, sizeof *g->slot);
+			g->nslot = nslot;
+			g->gen = 0;
 		}
-		slot[k].n++;
-		at[i] = (uint32_t)k;
+		if (g->cap < m) {
+			free(g->at);
+			free(g->terms);
+			g->cap = m + m / 2;
+			g->at = xmalloc(g->cap * sizeof *g->at);
+			g->terms = xmalloc(g->cap * sizeof *g->terms);
+		}
+		if (++g->gen == 0) { /* wrapped: every slot empty again */
+			memset(g->slot, 0, g->nslot * sizeof *g->slot);
+			g->gen = 1;
+		}
+		struct gslot *slot = g->slot;
+		uint32_t gen = g->gen, *at = g->at;
+		size_t mask = nslot - 1, d = 0, full = nslot / 2, i = 0;
+		uint64_t *terms = g->terms;
+		for (; i < m; i++) {
+			uint64_t t = in[i] >> SEARCH_DOC_BITS;
+			size_t k = gslot_find(slot, mask, gen, t);
+			if (slot[k].gen != gen) {
+				if (d == full)
+					break;
+				slot[k] = (struct gslot){t, gen, 0};
+				terms[d++] = t << SEARCH_DOC_BITS;
+			}
+			slot[k].n++;
+			at[i] = (uint32_t)k;
+		}
+		if (i < m) { /* more distinct terms than expected */
+			while (nslot < 2 * m)
+				nslot *= 2;
+			continue;
+		}
+		g->last_d = d;
+		quick_sort(terms, d);
+		uint32_t pos = 0;
+		for (size_t r = 0; r < d; r++) {
+			struct gslot *e = &slot[gslot_find(slot, mask, gen, terms[r] >> SEARCH_DOC_BITS)];
+			uint32_t n = e->n;
+			e->n = pos;
+			pos += n;
+		}
+		for (i = 0; i < m; i++)
+			out[slot[at[i]].n++] = in[i];
+		return;
 	}
-	quick_sort(terms, d);
-	uint32_t pos = 0;
-	for (size_t r = 0; r < d; r++) {
-		struct gslot *e = &slot[gslot_find(slot, mask, gen, terms[r] >> SEARCH_DOC_BITS)];
-		uint32_t n = e->n;
-		e->n = pos;
-		pos += n;
-	}
-	for (size_t i = 0; i < m; i++)
-		out[slot[at[i]].n++] = in[i];
 }
 
 /* Part b's keys in order into s->sorted; returns how many. A part is a

@@ -40,6 +40,10 @@ struct owner {
 	int kind, index;
 	const char *written; /* borrowed from t->strings */
 	int next;            /* next owner of the same pat, or -1 */
+	/* a longer pat of the same (kind, index) holds this one's bytes, so a
+	 * match may lie inside one of its matches (contained()); set by
+	 * ac_build() */
+	int in_longer;
 };
 
 struct pat {
@@ -358,7 +362,7 @@ static int pat_own(struct topics *t, int pat, int kind, int index, const char *w
 			return 0;
 	GROW(t->owners, t->nowners, t->owners_cap);
 	int o = (int)t->nowners++;
-	t->owners[o] = (struct owner){kind, index, written, t->pats[pat].owner};
+	t->owners[o] = (struct owner){kind, index, written, t->pats[pat].owner, 1};
 	t->pats[pat].owner = o;
 	t->stale = 1;
 	return 1;
@@ -431,6 +435,51 @@ static uint32_t ac_child(const struct ac *a, uint32_t x, unsigned c)
 			hi = mid;
 	}
 	return lo < a->edge_start[x + 1] && a->edge_cls[lo] == c ? lo : UINT32_MAX;
+}
+
+struct owned {
+	int kind, index, pat, owner;
+};
+
+static int cmp_owned(const void *a, const void *b)
+{
+	const struct owned *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->index != y->index)
+		return x->index < y->index ? -1 : 1;
+	return (x->owner > y->owner) - (x->owner < y->owner);
+}
+
+/* Which owners' matches can be inside a longer match of the same owner
+ * (owner.in_longer): only when one of its longer pats holds the pat's
+ * bytes. Most cannot, and crediting skips contained() for them. An
+ * owner with more pats than this is not worked out: all may be. */
+#define IN_LONGER_MAX 512
+static void owners_in_longer(struct topics *t)
+{
+	struct owned *v = xmalloc((t->nowners + 1) * sizeof *v);
+	size_t n = 0;
+	for (size_t p = 0; p < t->npats; p++)
+		for (int o = t->pats[p].owner; o >= 0; o = t->owners[o].next)
+			v[n++] = (struct owned){t->owners[o].kind, t->owners[o].index, (int)p, o};
+	qsort(v, n, sizeof *v, cmp_owned);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && v[j].kind == v[i].kind && v[j].index == v[i].index)
+			j++;
+		for (size_t x = i; x < j; x++) {
+			const struct pat *px = &t->pats[v[x].pat];
+			int in = j - i > IN_LONGER_MAX;
+			for (size_t y = i; y < j && !in; y++) {
+				const struct pat *py = &t->pats[v[y].pat];
+				in = py->len > px->len && memmem(py->s, py->len, px->s, px->len);
+			}
+			t->owners[v[x].owner].in_longer = in;
+		}
+		i = j;
+	}
+	free(v);
 }
 
 /* Build the trie from the pats in sorted order (so each node's children are
@@ -627,6 +676,7 @@ static void ac_build(struct topics *t)
 		a->fail = a->edge_start = a->edge_to = NULL;
 		a->edge_cls = NULL;
 	}
+	owners_in_longer(t);
 	t->stale = 0;
 }
 
@@ -1393,7 +1443,7 @@ static void credit(struct topics *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		for (int o = t->pats[t->scratch[i].pat].owner; o >= 0; o = t->owners[o].next) {
-			if (contained(t, i, &t->owners[o]))
+			if (t->owners[o].in_longer && contained(t, i, &t->owners[o]))
 				continue;
 			if (!t->owner_count[o]++)
 				t->touched[t->ntouched++] = (uint32_t)o;

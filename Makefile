@@ -80,7 +80,7 @@ test: check-test-deps build/san/ainews bot/ainews $(TESTS)
 
 valgrind: check-test-deps $(TEST_SRC:tests/%.c=build/rel/tests/%)
 	@for t in $(TEST_SRC:tests/%.c=build/rel/tests/%); do \
-	  valgrind -q --leak-check=full --error-exitcode=9 $$t >/dev/null || { echo "valgrind: $$t failed"; exit 1; }; \
+	  valgrind -q --leak-check=full --error-exitcode=9 --child-silent-after-fork=yes $$t >/dev/null || { echo "valgrind: $$t failed"; exit 1; }; \
 	  echo "valgrind: $$t clean"; done
 
 bench: check-test-deps bot/ainews $(BENCHES)

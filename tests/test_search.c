@@ -81,6 +81,16 @@ static void add1(struct search *s, int64_t doc, const char *text)
 		T_OK(0, "search_add(%lld)", (long long)doc);
 }
 
+/* One transaction: doc with text, flushed and committed. */
+static void commit1(sqlite3 *db, struct search *s, int64_t doc, const char *text)
+{
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	add1(s, doc, text);
+	T_INT(search_flush(s), 0);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	search_committed(s);
+}
+
 static void test_basics(void)
 {
 	sqlite3 *db = open_db();
@@ -419,10 +429,7 @@ static void test_discard_and_big_batches(void)
 {
 	sqlite3 *db = open_db();
 	struct search *s = search_new(db);
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	add1(s, 1, "kept");
-	T_INT(search_flush(s), 0);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	commit1(db, s, 1, "kept");
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	add1(s, 2, "lost");
 	search_discard(s);
@@ -760,13 +767,8 @@ static void test_hold(void)
 	int64_t doc = 0;
 	/* 20 commits of one document: sixteen merge into one written
 	 * segment, four stay held, and the claim names them. */
-	for (int i = 0; i < 20; i++) {
-		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-		add1(s, ++doc, "heldword 保留");
-		T_INT(search_flush(s), 0);
-		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		search_committed(s);
-	}
+	for (int i = 0; i < 20; i++)
+		commit1(db, s, ++doc, "heldword 保留");
 	T_INT(count_rows(db, "SELECT count(*) FROM search_seg"), 1);
 	T_INT(count_rows(db, "SELECT max_doc FROM search_seg"), 16);
 	T_OK(search_held_claim(s, &lo, &hi) == 1 && lo == 17 && hi == 20, "claim 17..20: %lld..%lld",
@@ -781,21 +783,13 @@ static void test_hold(void)
 	/* Another object writes newer segments: no merge takes one while
 	 * the claim stands (it says a recovery may be due), and the holder
 	 * writes its own before them at its next flush. */
-	for (int i = 0; i < 17; i++) {
-		sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-		add1(o, ++doc, "otherword");
-		T_INT(search_flush(o), 0);
-		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	}
+	for (int i = 0; i < 17; i++)
+		commit1(db, o, ++doc, "otherword");
 	T_INT(count_rows(db, "SELECT count(*) FROM search_seg"), 18); /* unmerged */
 	T_INT(search_claim_seen(o), 1);
 	T_INT(search_claim_seen(o), 0); /* once */
 	T_INT(search_claim_seen(s), 0);
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	add1(s, ++doc, "heldword");
-	T_INT(search_flush(s), 0);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	search_committed(s);
+	commit1(db, s, ++doc, "heldword");
 	T_OK(search_held_claim(s, &lo, &hi) == 1 && lo == doc && hi == doc, "claim: the newest only");
 	T_INT(count_rows(db, "SELECT count(*) FROM search_seg x JOIN search_seg y ON x.seg < y.seg"
 			     " AND x.min_doc <= y.max_doc AND y.min_doc <= x.max_doc"),
@@ -819,10 +813,7 @@ static void test_hold(void)
 
 	/* A recovery writes the claim's documents before newer segments;
 	 * without the flag that is refused, and an overlap always is. */
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	add1(o, 40, "otherword");
-	T_INT(search_flush(o), 0);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	commit1(db, o, 40, "otherword");
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	add1(s, 38, "heldword");
 	T_INT(search_flush(s), -2);
@@ -837,10 +828,7 @@ static void test_hold(void)
 	T_STR(run(o, "heldword", 2), "38,20");
 	T_INT(search_held_claim(o, &lo, &hi), 0);
 	/* with the claim gone every segment may merge again */
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	add1(o, 41, "otherword");
-	T_INT(search_flush(o), 0);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	commit1(db, o, 41, "otherword");
 	T_OK(count_rows(db, "SELECT count(*) FROM search_seg") < 10, "merged: %lld segments",
 	     (long long)count_rows(db, "SELECT count(*) FROM search_seg"));
 	T_STR(run(o, "otherword", 3), "41,40,37");

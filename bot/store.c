@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -633,8 +634,18 @@ static int hold_lock(struct store *st)
 	const char *db = sqlite3_db_filename(st->db, "main");
 	if (!db || !*db)
 		return -1;
+	/* Made with the database's permissions, as SQLite makes its WAL, so
+	 * a daemon and an ingest run by different users of one group can
+	 * both take it; an existing one that is not writable locks as well
+	 * read-only. */
+	struct stat sb;
+	mode_t mode = stat(db, &sb) == 0 ? sb.st_mode & 0666 : 0600;
 	char *path = xasprintf("%s-hold", db);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode);
+	if (fd >= 0)
+		fchmod(fd, mode);
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
 	if (fd < 0)
 		return -1;

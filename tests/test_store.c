@@ -432,6 +432,7 @@ static void test_hold_recovery(void)
 		return;
 	snprintf(hold, sizeof hold, "%s-hold", path);
 	char *err = NULL;
+	chmod(path, 0640); /* the lock file takes the database's permissions */
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -453,6 +454,8 @@ static void test_hold_recovery(void)
 	T_INT(sqlite3_open(path, &db), SQLITE_OK);
 	T_STR(sql_text1(db, "SELECT value FROM meta WHERE key = 'search_held'"), "17 30");
 	T_STR(sql_text1(db, "SELECT count(*) || ' ' || sum(ndocs) FROM search_seg"), "1 16");
+	struct stat hst;
+	T_OK(stat(hold, &hst) == 0 && (hst.st_mode & 0777) == 0640, "lock file mode %o", (unsigned)hst.st_mode & 0777);
 	struct store *b;
 	T_INT(store_open(path, &b, &err), 0);
 	T_STR(search(b, "heldword"),

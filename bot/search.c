@@ -1715,46 +1715,25 @@ static void held_free_all(struct search *s)
 	}
 }
 
-/* A held segment into the database as it is: its row, then its chunks. */
+/* A held segment into the database as it is, through the writer that
+ * writes flushed ones. */
 static int held_write(struct search *s, const struct held *h)
 {
 	const struct seginfo *g = &h->info;
-	sqlite3_stmt *q = stmt(s, S_SEG_NEW);
-	if (!q)
+	struct segw w;
+	if (segw_begin(&w, s, g->level, g->min_doc, g->max_doc, g->ndocs))
 		return -1;
-	sqlite3_bind_int(q, 1, g->level);
-	sqlite3_bind_int64(q, 2, g->min_doc);
-	sqlite3_bind_int64(q, 3, g->max_doc);
-	sqlite3_bind_int64(q, 4, g->ndocs);
-	if (step_done(q))
-		return -1;
-	int64_t seg = sqlite3_last_insert_rowid(s->db);
-	for (size_t i = 0; i < g->ndir; i++) {
-		q = stmt(s, S_CHUNK_PUT);
-		if (!q)
-			return -1;
-		sqlite3_bind_int64(q, 1, (seg << SEARCH_CHUNK_BITS) | (int64_t)i);
-		sqlite3_bind_blob(q, 2, h->data + h->off[i], (int)(h->off[i + 1] - h->off[i]), SQLITE_STATIC);
-		if (step_done(q))
-			return -1;
+	/* each chunk as the writer's current one, its entries already
+	 * encoded: segw_flush_chunk() stores it and its directory entry */
+	for (size_t i = 0; i < g->ndir && !w.rc; i++) {
+		s->chunk.len = 0;
+		buf_add(&s->chunk, h->data + h->off[i], h->off[i + 1] - h->off[i]);
+		w.first = g->dir[i];
+		w.entries = 1;
+		segw_flush_chunk(&w);
 	}
-	struct buf dir = {0};
-	for (size_t i = 0; i < g->ndir; i++) {
-		uint8_t le[8];
-		store64le(le, g->dir[i]);
-		buf_add(&dir, le, 8);
-	}
-	q = stmt(s, S_SEG_DONE);
-	int rc = -1;
-	if (q) {
-		sqlite3_bind_int64(q, 1, seg);
-		sqlite3_bind_int64(q, 2, g->nterms);
-		sqlite3_bind_int64(q, 3, g->nbytes);
-		sqlite3_bind_blob(q, 4, dir.v ? (const void *)dir.v : "", (int)dir.len, SQLITE_STATIC);
-		rc = step_done(q);
-	}
-	free(dir.v);
-	return rc;
+	w.nterms = g->nterms;
+	return segw_end(&w);
 }
 
 /* Every held segment into the database, as they are. */

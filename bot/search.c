@@ -804,6 +804,15 @@ static const struct dircache *dir_get(struct search *s, int64_t seg)
 	return &s->dc[s->ndc++];
 }
 
+/* Room in s->segs for one more. */
+static void segs_room(struct search *s)
+{
+	if (s->nsegs == s->capsegs) {
+		s->capsegs = s->capsegs ? s->capsegs * 2 : 16;
+		s->segs = xrealloc(s->segs, s->capsegs * sizeof *s->segs);
+	}
+}
+
 /* Load every segment, oldest documents first, into s->segs (with their
  * directories). Directories of segments gone since are dropped. */
 static int segs_load(struct search *s)
@@ -816,10 +825,7 @@ static int segs_load(struct search *s)
 		return -1;
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (s->nsegs == s->capsegs) {
-			s->capsegs = s->capsegs ? s->capsegs * 2 : 16;
-			s->segs = xrealloc(s->segs, s->capsegs * sizeof *s->segs);
-		}
+		segs_room(s);
 		struct seginfo *g = &s->segs[s->nsegs++];
 		memset(g, 0, sizeof *g);
 		g->seg = sqlite3_column_int64(q, 0);
@@ -861,10 +867,7 @@ static int segs_view(struct search *s)
 	if (segs_load(s))
 		return -1;
 	for (size_t i = 0; i < s->nheld; i++) {
-		if (s->nsegs == s->capsegs) {
-			s->capsegs = s->capsegs ? s->capsegs * 2 : 16;
-			s->segs = xrealloc(s->segs, s->capsegs * sizeof *s->segs);
-		}
+		segs_room(s);
 		/* by first document: another process's segments may be newer */
 		size_t j = s->nsegs++;
 		for (; j > 0 && s->segs[j - 1].min_doc > s->held[i]->info.min_doc; j--)

@@ -1387,6 +1387,32 @@ int store_search_rebuild_needed(struct store *st)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fail(st, "meta");
 }
 
+/* Index the story of s, a Q_REINDEX_SCAN row, as document doc (its texts
+ * and classes): 1 done, 0 unreadable (skipped), -1 the index refused it.
+ * *fp (fp not NULL): its fingerprint, when it is readable. */
+static int reindex_row(struct store *st, sqlite3_stmt *s, int64_t doc, uint64_t *fp)
+{
+	struct story story;
+	story_init(&story);
+	int rc = 0;
+	if (story_from_row(s, &story) == 0) {
+		char *texts[STORY_NTEXT];
+		size_t lens[STORY_NTEXT];
+		store_story_texts(st, &story, texts, lens);
+		rc = search_add(st->search, doc, (const char *const *)texts, lens, STORY_NTEXT) ? -1 : 1;
+		texts_free(texts);
+		struct sbuf classes = {0};
+		classes_text(&story, &classes);
+		if (rc > 0 && class_terms_add(st, doc, classes.s))
+			rc = -1;
+		sbuf_free(&classes);
+		if (fp)
+			*fp = story_fingerprint(&story);
+	}
+	story_free(&story);
+	return rc;
+}
+
 int store_search_rebuild(struct store *st, int64_t *count)
 {
 	*count = 0;
@@ -1405,23 +1431,9 @@ int store_search_rebuild(struct store *st, int64_t *count)
 		int64_t rows[256];
 		uint64_t fps[256];
 		while (n < 256 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-			struct story story;
-			story_init(&story);
 			after = rows[n] = sqlite3_column_int64(s, 3);
 			fps[n] = 0;
-			if (story_from_row(s, &story) == 0) {
-				char *texts[STORY_NTEXT];
-				size_t lens[STORY_NTEXT];
-				store_story_texts(st, &story, texts, lens);
-				search_add(st->search, after, (const char *const *)texts, lens, STORY_NTEXT);
-				texts_free(texts);
-				struct sbuf classes = {0};
-				classes_text(&story, &classes);
-				class_terms_add(st, after, classes.s);
-				sbuf_free(&classes);
-				fps[n] = story_fingerprint(&story);
-			}
-			story_free(&story);
+			reindex_row(st, s, after, &fps[n]); /* a fresh index takes growing ids */
 			n++;
 		}
 		sqlite3_reset(s);
@@ -1498,27 +1510,12 @@ int store_search_recover(struct store *st, int64_t *count)
 				step = SQLITE_DONE;
 				break;
 			}
-			struct story story;
-			story_init(&story);
-			if (story_from_row(s, &story) == 0) {
-				char *texts[STORY_NTEXT];
-				size_t lens[STORY_NTEXT];
-				store_story_texts(st, &story, texts, lens);
-				int bad = search_add(st->search, doc, (const char *const *)texts, lens, STORY_NTEXT);
-				texts_free(texts);
-				struct sbuf classes = {0};
-				classes_text(&story, &classes);
-				if (!bad)
-					bad = class_terms_add(st, doc, classes.s);
-				sbuf_free(&classes);
-				if (bad) {
-					story_free(&story);
-					step = SQLITE_ERROR;
-					break;
-				}
-				(*count)++;
+			int r = reindex_row(st, s, doc, NULL);
+			if (r < 0) {
+				step = SQLITE_ERROR;
+				break;
 			}
-			story_free(&story);
+			*count += r;
 		}
 		sqlite3_reset(s);
 		if (step != SQLITE_DONE || search_flush(st->search))

@@ -1340,12 +1340,12 @@ const char *topics_keyword(const struct topics *t, int id)
 
 /* ---- scanning ---- */
 
-/* Add count to the row for (kind, index, field, pattern), searching only the
- * first `merge` rows (later rows are known to be distinct). */
-static void add_hit_n(struct topics_result *r, size_t merge, int kind, int index, int field,
+/* Add count to the row for (kind, index, field, pattern), searching only
+ * rows [from, to) (the others are known to be different). */
+static void add_hit_n(struct topics_result *r, size_t from, size_t to, int kind, int index, int field,
 		      int count, const char *pattern)
 {
-	for (size_t i = 0; i < merge; i++) {
+	for (size_t i = from; i < to; i++) {
 		struct topics_hit *h = &r->hits[i];
 		if (h->kind == kind && h->index == index && h->field == field && h->pattern == pattern) {
 			h->count += count;
@@ -1354,19 +1354,6 @@ static void add_hit_n(struct topics_result *r, size_t merge, int kind, int index
 	}
 	GROW(r->hits, r->nhits, r->hits_cap);
 	r->hits[r->nhits++] = (struct topics_hit){kind, index, field, count, pattern};
-}
-
-/* A tag's hit: rows from `from` on are the tag rows. */
-static void add_tag_hit(struct topics_result *r, size_t from, int kind, int index, const char *pattern)
-{
-	for (size_t i = from; i < r->nhits; i++) {
-		struct topics_hit *h = &r->hits[i];
-		if (h->kind == kind && h->index == index && h->pattern == pattern) {
-			h->count++;
-			return;
-		}
-	}
-	add_hit_n(r, 0, kind, index, TOPICS_F_TAGS, 1, pattern);
 }
 
 /* Does pat p, ending at byte `end` (exclusive) of text, sit on word
@@ -1823,7 +1810,7 @@ static void scan_done(struct topics *t, size_t len, int field, struct topics_res
 	for (size_t i = 0; i < t->ntouched; i++) {
 		uint32_t o = t->touched[i];
 		const struct owner *ow = &t->owners[o];
-		add_hit_n(out, merge, ow->kind, ow->index, field, (int)t->owner_count[o], ow->written);
+		add_hit_n(out, 0, merge, ow->kind, ow->index, field, (int)t->owner_count[o], ow->written);
 		t->owner_count[o] = 0;
 	}
 	t->ntouched = 0;
@@ -1962,10 +1949,10 @@ int topics_classify_keep(struct topics *t, const struct story *s, struct topics_
 		size_t i1 = 0, i2 = 0;
 		const char *p1 = NULL, *p2 = NULL;
 		if (tag_lookup(t, s->tags[i].en, &k1, &i1, &p1) == 0)
-			add_tag_hit(out, tag_rows, k1, (int)i1, p1);
+			add_hit_n(out, tag_rows, out->nhits, k1, (int)i1, TOPICS_F_TAGS, 1, p1);
 		/* Both sides of a pair usually say the same: count the pair once. */
 		if (tag_lookup(t, s->tags[i].zh, &k2, &i2, &p2) == 0 && (k2 != k1 || i2 != i1))
-			add_tag_hit(out, tag_rows, k2, (int)i2, p2);
+			add_hit_n(out, tag_rows, out->nhits, k2, (int)i2, TOPICS_F_TAGS, 1, p2);
 	}
 	topics_decide(t, out);
 	return 0;

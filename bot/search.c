@@ -596,13 +596,21 @@ static void part_grow(struct part *p)
 }
 
 /* Append the pair unless fresh is 0 (the store happens either way: no
- * branch on whether a term repeats, which no predictor could guess). */
+ * branch on whether a term repeats, which no predictor could guess).
+ * The 256 parts' tails are 256 write streams into ~6 MB, more than the
+ * hardware prefetchers follow: each store that opens a new cache line
+ * waited for it. The line after the tail's is asked for ahead (for
+ * writing; past the end it is only a hint): measured in the pipeline,
+ * ~5% of search_add()'s cycles less, with an rdtsc count against
+ * classification's as the yardstick over 19 interleaved runs (two
+ * lines ahead or 128 parts: no better). */
 static inline void part_add(struct search *s, uint64_t term, uint64_t off, unsigned fresh)
 {
 	struct part *p = &s->pend[term >> (55 - 8)]; /* the key's top byte */
 	if (p->tail == p->end)
 		part_grow(p);
 	*p->tail = term << SEARCH_DOC_BITS | off;
+	__builtin_prefetch((const void *)((uintptr_t)p->tail + 64), 1, 3); /* an address, never dereferenced */
 	p->tail += fresh;
 }
 

@@ -603,8 +603,8 @@ static void part_grow(struct part *p)
  * writing; past the end it is only a hint): measured in the pipeline,
  * ~5% of search_add()'s cycles less (an rdtsc count against
  * classification's as the yardstick, 9 interleaved runs; the same with
- * 128 parts, or two lines ahead, in 15 more: no better), and −3.8 us of
- * CPU a story over 40 interleaved whole-pipeline runs. */
+ * 128 parts, or two lines ahead, in 15 more: no better), and -3.3 us of
+ * CPU a story over 50 interleaved whole-pipeline runs. */
 static inline void part_add(struct search *s, uint64_t term, uint64_t off, unsigned fresh)
 {
 	struct part *p = &s->pend[term >> (55 - 8)]; /* the key's top byte */

@@ -2195,10 +2195,9 @@ int search_clear(struct search *s)
 	s->nsegs = 0;
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, "DELETE FROM search_chunk; DELETE FROM search_seg; DELETE FROM search_dead;"
-			      " DELETE FROM search_merge; DELETE FROM meta WHERE key = 'search_held';", NULL,
-			      NULL, &msg);
+			      " DELETE FROM search_merge;", NULL, NULL, &msg);
 	sqlite3_free(msg);
-	return rc == SQLITE_OK ? 0 : -1;
+	return rc == SQLITE_OK ? search_claim_clear(s) : -1;
 }
 
 int search_stats(struct search *s, struct search_stats *out)

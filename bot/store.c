@@ -1532,9 +1532,7 @@ fail:
 	search_recovering(st->search, 0);
 	if (!st->err[0])
 		fail(st, "search index recovery");
-	search_discard(st->search);
-	if (!sqlite3_get_autocommit(st->db))
-		exec(st, "ROLLBACK");
+	store_rollback(st);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -152,8 +152,7 @@ static int ingest_run(struct app *a, struct t_corpus *corpus, const struct story
 			if (i + 1 < total)
 				app_batch_begin(a);
 		}
-		double t1 = now_s();
-		t->busy += t1 - t0, t->busy_cpu += cpu_s() - c0;
+		t->busy += now_s() - t0, t->busy_cpu += cpu_s() - c0; /* (in this order) */
 		if (i + 1 == first) {
 			t->mark = t->busy, t->mark_cpu = t->busy_cpu, t->mark_sys = sys_s() - sys0;
 			t->mark_written = written_bytes() - w0;

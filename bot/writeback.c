@@ -2,15 +2,26 @@
 #define _GNU_SOURCE
 #include "writeback.h"
 
-#include <fcntl.h>
-#include <sqlite3.h>
-#include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 /* Bytes written to a file before its writeback is started. */
 #define WB_CHUNK (1 << 20)
+
+/* Bytes written to a file before a sync of it is asked of the background
+ * thread (see writeback.h). */
+#define WB_BG_CHUNK (4 << 20)
+
+/* Files waiting for the background thread at most; a file asked for
+ * while the queue is full waits for its next chunk. */
+#define WB_BG_QUEUE 8
 
 /* A WAL write this small (a frame's 24-byte header, the WAL's 32-byte
  * header) is held until the next call on the file; see writeback.h. */
@@ -22,6 +33,8 @@ struct wb_file {
 	int fd;             /* its descriptor, or -1: no hints */
 	int wal;            /* a WAL file with a descriptor: small writes held */
 	sqlite3_int64 lo, hi, pending; /* written since the last hint or sync */
+	sqlite3_int64 bg_bytes;        /* written since the last background sync was asked */
+	int bg_queued;                 /* in the background thread's queue */
 	int held_n;                    /* bytes held, 0 none */
 	sqlite3_int64 held_off;
 	unsigned char held[WB_HELD_MAX];
@@ -29,7 +42,23 @@ struct wb_file {
 
 static sqlite3_vfs wb_vfs;
 static sqlite3_vfs *wb_real;
-static long long wb_nhints, wb_njoined;
+static long long wb_nhints, wb_njoined, wb_nbg;
+
+/* The background thread: syncs files that have had WB_BG_CHUNK bytes
+ * written since their last one, one at a time, in the order asked. A
+ * file being closed first leaves the queue, then waits while the thread
+ * syncs it (its descriptor is the file's own: a duplicate's close would
+ * drop the process's POSIX locks on the database). */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t work; /* a file queued, or stop */
+	pthread_cond_t done; /* a sync finished */
+	struct wb_file *queue[WB_BG_QUEUE];
+	int n;
+	struct wb_file *busy; /* the file being synced, or NULL */
+	int state;            /* 0 not started, 1 running, -1 cannot start, 2 stopping */
+	pthread_t thread;
+} bg = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, NULL, 0, 0};
 
 #define REAL(f) (((struct wb_file *)(f))->real)
 #define RM(f) (REAL(f)->pMethods)
@@ -53,6 +82,80 @@ static int find_fd(sqlite3_file *real, const char *path)
 	return fd;
 }
 
+static void *bg_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&bg.mu);
+	for (;;) {
+		while (!bg.n && bg.state == 1)
+			pthread_cond_wait(&bg.work, &bg.mu);
+		if (!bg.n)
+			break;
+		struct wb_file *p = bg.queue[0];
+		memmove(bg.queue, bg.queue + 1, (size_t)--bg.n * sizeof *bg.queue);
+		p->bg_queued = 0;
+		bg.busy = p;
+		int fd = p->fd;
+		pthread_mutex_unlock(&bg.mu);
+		/* Only an early start on SQLite's own syncs: they come when
+		 * they did and wait for whatever is still to do; so an error
+		 * here is theirs to find. */
+		if (fdatasync(fd) == 0)
+			__atomic_fetch_add(&wb_nbg, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&bg.mu);
+		bg.busy = NULL;
+		pthread_cond_broadcast(&bg.done);
+	}
+	pthread_mutex_unlock(&bg.mu);
+	return NULL;
+}
+
+/* At exit: the queue emptied by the thread, which then ends. */
+static void bg_stop(void)
+{
+	pthread_mutex_lock(&bg.mu);
+	int running = bg.state == 1;
+	if (running) {
+		bg.state = 2;
+		pthread_cond_signal(&bg.work);
+	}
+	pthread_mutex_unlock(&bg.mu);
+	if (running)
+		pthread_join(bg.thread, NULL);
+}
+
+/* Ask for a background sync of p (called with no lock held). */
+static void bg_ask(struct wb_file *p)
+{
+	p->bg_bytes = 0;
+	pthread_mutex_lock(&bg.mu);
+	if (bg.state == 0) {
+		bg.state = pthread_create(&bg.thread, NULL, bg_main, NULL) ? -1 : 1;
+		if (bg.state == 1)
+			atexit(bg_stop);
+	}
+	if (bg.state == 1 && !p->bg_queued && bg.n < WB_BG_QUEUE) {
+		bg.queue[bg.n++] = p;
+		p->bg_queued = 1;
+		pthread_cond_signal(&bg.work);
+	}
+	pthread_mutex_unlock(&bg.mu);
+}
+
+/* p leaves the queue and is not being synced when this returns. */
+static void bg_forget(struct wb_file *p)
+{
+	pthread_mutex_lock(&bg.mu);
+	for (int i = 0; p->bg_queued && i < bg.n; i++)
+		if (bg.queue[i] == p) {
+			memmove(bg.queue + i, bg.queue + i + 1, (size_t)(--bg.n - i) * sizeof *bg.queue);
+			p->bg_queued = 0;
+		}
+	while (bg.busy == p)
+		pthread_cond_wait(&bg.done, &bg.mu);
+	pthread_mutex_unlock(&bg.mu);
+}
+
 static void start_writeback(struct wb_file *p)
 {
 #ifdef SYNC_FILE_RANGE_WRITE
@@ -74,6 +177,9 @@ static void noted(struct wb_file *p, int n, sqlite3_int64 off)
 	p->pending += n;
 	if (p->pending >= WB_CHUNK)
 		start_writeback(p);
+	p->bg_bytes += n;
+	if (p->bg_bytes >= WB_BG_CHUNK)
+		bg_ask(p);
 }
 
 static int real_write(struct wb_file *p, const void *buf, int n, sqlite3_int64 off)
@@ -138,6 +244,9 @@ static int flush_held(sqlite3_file *f)
 static int wb_close(sqlite3_file *f)
 {
 	int hrc = flush_held(f);
+	struct wb_file *p = (struct wb_file *)f;
+	if (p->fd >= 0)
+		bg_forget(p);
 	int rc = RM(f)->xClose(REAL(f));
 	if (rc == SQLITE_OK)
 		rc = hrc;
@@ -179,7 +288,7 @@ static int wb_sync(sqlite3_file *f, int flags)
 	FLUSH_HELD(f);
 	int rc = RM(f)->xSync(REAL(f), flags);
 	if (rc == SQLITE_OK)
-		((struct wb_file *)f)->pending = 0;
+		((struct wb_file *)f)->pending = 0, ((struct wb_file *)f)->bg_bytes = 0;
 	return rc;
 }
 
@@ -443,6 +552,11 @@ int writeback_register(void)
 long long writeback_hints(void)
 {
 	return __atomic_load_n(&wb_nhints, __ATOMIC_RELAXED);
+}
+
+long long writeback_background_syncs(void)
+{
+	return __atomic_load_n(&wb_nbg, __ATOMIC_RELAXED);
 }
 
 long long writeback_joined(void)

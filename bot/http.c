@@ -16,7 +16,14 @@
  * body and stores a JSON batch API_CHUNK stories per transaction on
  * successive loop turns (see api_step), answering when the last chunk is in,
  * so a 5 MB array never holds the loop. An early answer (401, 411, 413, 503)
- * closes the connection afterwards: the unread body makes it unusable.
+ * closes the connection afterwards: the unread body makes it unusable. But
+ * not at once: a client that sends its body without waiting for an answer
+ * (no "Expect: 100-continue") is still sending, and a close with unread
+ * bytes resets the connection, which can throw the answer away before the
+ * client reads it (curl: "failed sending data", no status). So when the
+ * request declares a body of at most HTTP_LINGER_MAX, the rest of it is
+ * read and dropped, and the connection closes once the answer is out and
+ * the body is in, or after HTTP_LINGER_S seconds.
  */
 #define _GNU_SOURCE
 #include "http.h"
@@ -35,6 +42,8 @@
 #include "topics.h"
 
 #define SLICE	       65536	    /* body bytes per lws_write */
+#define HTTP_LINGER_MAX (64ull << 20) /* a body dropped after an early answer, at most */
+#define HTTP_LINGER_S   10	      /* ...and for at most this long */
 #define PAGE_CACHE     64	    /* rendered story pages kept */
 #define PAGE_CACHE_MAX (256u << 10) /* larger pages are rendered every time */
 
@@ -99,6 +108,9 @@ struct pss {
 	size_t out_len, out_off;
 	int head_only;
 	int close_after;
+	int linger;    /* after an early answer: a body still coming, read and dropped */
+	int answered;  /* ...the answer is out */
+	int body_done; /* ...the body is in */
 };
 
 static void api_job_free(struct api_job *j);
@@ -137,6 +149,31 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
 
 /* Send the headers now and queue the body (taken from b) for WRITEABLE.
  * Returns what the lws callback should return. */
+/* The answer is out: the next request on the connection, or its close;
+ * with a body still coming (linger), the close once that is in. */
+static int answer_done(struct lws *wsi, struct pss *ps)
+{
+	if (!ps->close_after)
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	if (!ps->linger || ps->body_done)
+		return -1;
+	ps->answered = 1;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, HTTP_LINGER_S);
+	return 0;
+}
+
+/* A request body of at most HTTP_LINGER_MAX declared (Content-Length). */
+static int body_to_drop(struct lws *wsi)
+{
+	char cl[32];
+	if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return 0;
+	char *e;
+	errno = 0;
+	unsigned long long n = strtoull(cl, &e, 10);
+	return !*e && e != cl && !errno && n > 0 && n <= HTTP_LINGER_MAX;
+}
+
 static int respond(struct http_server *srv, struct lws *wsi, struct pss *ps, const struct reply *r, struct sbuf *b)
 {
 	size_t len = b->len - LWS_PRE;
@@ -160,6 +197,8 @@ static int respond(struct http_server *srv, struct lws *wsi, struct pss *ps, con
 		return -1;
 	}
 	ps->status = r->status;
+	if (ps->close_after && !ps->in_body)
+		ps->linger = body_to_drop(wsi);
 	free(ps->out);
 	ps->out_len = len;
 	ps->out_off = 0;
@@ -167,9 +206,7 @@ static int respond(struct http_server *srv, struct lws *wsi, struct pss *ps, con
 	if (ps->head_only || !len) {
 		free(ps->out);
 		ps->out = NULL;
-		if (ps->close_after)
-			return -1;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+		return answer_done(wsi, ps);
 	}
 	lws_callback_on_writable(wsi);
 	return 0;
@@ -213,9 +250,7 @@ static int write_more(struct lws *wsi, struct pss *ps)
 	}
 	free(ps->out);
 	ps->out = NULL;
-	if (ps->close_after)
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	return answer_done(wsi, ps);
 }
 
 /* ---- request helpers ------------------------------------------------------------- */
@@ -708,6 +743,10 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		sbuf_add(&ps->body, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (ps && ps->linger && !ps->in_body) { /* all of the dropped body read */
+			ps->body_done = 1;
+			return ps->answered ? -1 : 0;
+		}
 		if (!ps || !srv || !ps->in_body)
 			return 0;
 		return srv->stopping ? -1 : api_finish(srv, wsi, ps);

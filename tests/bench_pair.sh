@@ -5,7 +5,10 @@
 # figures, the averages, and the paired difference with its standard
 # error. Not a test; not part of `make bench`.
 #   sh tests/bench_pair.sh OLD_BIN NEW_BIN [ROUNDS]   (from the repository root)
-# Each run: BENCH_INGEST_ONLY, BENCH_STORIES (default 20000) stories.
+# Each run: BENCH_INGEST_ONLY, BENCH_STORIES (default 20000) stories, on
+# one CPU (bench_ingest pins itself; BENCH_ANY_CPU=1 in the environment
+# leaves both builds free; a build from before stop 21 does not pin itself:
+# give it as a script that runs it under taskset -c N).
 set -u
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BIN NEW_BIN [ROUNDS]" >&2; exit 2; }
 A=$1 B=$2 R=${3:-6}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,12 @@ static void bg_ask(struct wb_file *p)
 	p->bg_bytes = 0;
 	pthread_mutex_lock(&bg.mu);
 	if (bg.state == 0) {
+		/* with every signal blocked: they stay the other threads' */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 		bg.state = pthread_create(&bg.thread, NULL, bg_main, NULL) ? -1 : 1;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (bg.state == 1)
 			atexit(bg_stop);
 	}

@@ -15,9 +15,9 @@
  * counts bytes as they arrive (413 past HTTP_MAX_BODY), then parses the
  * body and stores a JSON batch API_CHUNK stories per transaction on
  * successive loop turns (see api_step), answering when the last chunk is in,
- * so a 5 MB array never holds the loop. An early answer (401, 411, 413, 503)
- * closes the connection afterwards: the unread body makes it unusable. But
- * not at once: a client that sends its body without waiting for an answer
+ * so a 5 MB array never holds the loop. An early answer (401, 405, 411, 413,
+ * 503) closes the connection afterwards: the unread body makes it unusable.
+ * But not at once: a client that sends its body without waiting for an answer
  * (no "Expect: 100-continue") is still sending, and a close with unread
  * bytes resets the connection, which can throw the answer away before the
  * client reads it (curl: "failed sending data", no status). So when the
@@ -147,8 +147,6 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
 					   (int)strlen(value), p, end);
 }
 
-/* Send the headers now and queue the body (taken from b) for WRITEABLE.
- * Returns what the lws callback should return. */
 /* The answer is out: the next request on the connection, or its close;
  * with a body still coming (linger), the close once that is in. */
 static int answer_done(struct lws *wsi, struct pss *ps)
@@ -174,6 +172,8 @@ static int body_to_drop(struct lws *wsi)
 	return !*e && e != cl && !errno && n > 0 && n <= HTTP_LINGER_MAX;
 }
 
+/* Send the headers now and queue the body (taken from b) for WRITEABLE.
+ * Returns what the lws callback should return. */
 static int respond(struct http_server *srv, struct lws *wsi, struct pss *ps, const struct reply *r, struct sbuf *b)
 {
 	size_t len = b->len - LWS_PRE;

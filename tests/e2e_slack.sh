@@ -95,7 +95,7 @@ start_fake
 write_config
 $A ingest --no-alerts $SAMPLES > /dev/null 2>&1
 start_bot
-check "socket ready after hello" C wait 'any(x["ready"] for x in s["sockets"])' 10
+check "socket ready after hello" C wait 'any(x["ready"] and x["open"] for x in s["sockets"])' 10
 check "log says ready" wait_log "work: ready"
 expect_eq "one apps.connections.open" "$(C state 's["opens"]')" 1
 
@@ -235,7 +235,7 @@ stop_fake
 start_fake
 write_config
 start_bot AINEWS_REPLY_DELAY_MS=1500
-check "ready (slow core)" C wait 'any(x["ready"] for x in s["sockets"])' 10
+check "ready (slow core)" C wait 'any(x["ready"] and x["open"] for x in s["sockets"])' 10
 r=$(C slash compute U0USER C0GENERAL 8)
 expect_eq "slow reply not inline" "$(printf "%s\n" "$r" | field '["inline"]')" False
 check "empty ack within about a second" test "$(printf "%s\n" "$r" | field '["ack_ms"] < 1500')" = True
@@ -294,7 +294,7 @@ if command -v openssl > /dev/null 2>&1; then
 	write_config
 	C config '{"wss": true}' > /dev/null
 	start_bot SSL_CERT_FILE=$o/ca.pem
-	check "wss:// socket ready" C wait 'any(x["ready"] for x in s["sockets"])' 10
+	check "wss:// socket ready" C wait 'any(x["ready"] and x["open"] for x in s["sockets"])' 10
 	r=$(C slash compute U0USER C0GENERAL)
 	expect_eq "answering over TLS" "$(printf "%s\n" "$r" | field '["inline"]')" True
 	stop_bot
@@ -315,8 +315,11 @@ expect_eq "daemon exits cleanly (TLS)" "$brc" 0
 	# package upgrade or a rebuild replaces the file: later helpers still
 	# start (from the executable the daemon holds open).
 	cp $BIN $TMP/ainews-copy
+	# the same fake: the first TLS daemon's socket (ready once) must be
+	# seen closed, or the wait below could stop on it
+	check "the first TLS daemon's socket closed" C wait 'not any(x["open"] for x in s["sockets"])' 10
 	RUN_BIN=$TMP/ainews-copy start_bot SSL_CERT_FILE= SSL_CERT_DIR=$o/certs AINEWS_REST_IDLE_MS=700
-	check "wss:// ready, CA from a hashed directory" C wait 'any(x["ready"] for x in s["sockets"])' 10
+	check "wss:// ready, CA from a hashed directory" C wait 'any(x["ready"] and x["open"] for x in s["sockets"])' 10
 	rm -f $TMP/ainews-copy
 	expect_match "the daemon runs from the deleted copy" "$(readlink /proc/$bpid/exe)" "ainews-copy .deleted.$"
 	r=$(C slash compute U0USER C0GENERAL)

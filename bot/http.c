@@ -160,16 +160,40 @@ static int answer_done(struct lws *wsi, struct pss *ps)
 	return 0;
 }
 
+/* Header value (owned) or NULL when absent or longer than max. */
+static char *header(struct lws *wsi, enum lws_token_indexes h, int max)
+{
+	int n = lws_hdr_total_length(wsi, h);
+	if (n <= 0 || n > max)
+		return NULL;
+	char *v = xmalloc((size_t)n + 1);
+	if (lws_hdr_copy(wsi, v, n + 1, h) < 0) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* The request's Content-Length into *n: 0, or -1 when there is none (or
+ * it is over 32 bytes), -2 when it is not a number. */
+static int content_length(struct lws *wsi, unsigned long long *n)
+{
+	char *cl = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 32);
+	if (!cl)
+		return -1;
+	char *e;
+	errno = 0;
+	*n = strtoull(cl, &e, 10);
+	int bad = *e || e == cl || errno;
+	free(cl);
+	return bad ? -2 : 0;
+}
+
 /* A request body of at most HTTP_LINGER_MAX declared (Content-Length). */
 static int body_to_drop(struct lws *wsi)
 {
-	char cl[32];
-	if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-		return 0;
-	char *e;
-	errno = 0;
-	unsigned long long n = strtoull(cl, &e, 10);
-	return !*e && e != cl && !errno && n > 0 && n <= HTTP_LINGER_MAX;
+	unsigned long long n;
+	return content_length(wsi, &n) == 0 && n > 0 && n <= HTTP_LINGER_MAX;
 }
 
 /* Send the headers now and queue the body (taken from b) for WRITEABLE.
@@ -259,20 +283,6 @@ static const char *urlarg(struct lws *wsi, const char *name_eq, char *buf, int l
 {
 	const char *v = lws_get_urlarg_by_name(wsi, name_eq, buf, len);
 	return v && *v ? v : NULL;
-}
-
-/* Header value (owned) or NULL when absent or longer than max. */
-static char *header(struct lws *wsi, enum lws_token_indexes h, int max)
-{
-	int n = lws_hdr_total_length(wsi, h);
-	if (n <= 0 || n > max)
-		return NULL;
-	char *v = xmalloc((size_t)n + 1);
-	if (lws_hdr_copy(wsi, v, n + 1, h) < 0) {
-		free(v);
-		return NULL;
-	}
-	return v;
 }
 
 /* Constant time in the length of the expected token: a wrong token's
@@ -486,15 +496,11 @@ static int api_begin(struct http_server *srv, struct lws *wsi, struct pss *ps)
 	if (!ok)
 		return respond_json_error(srv, wsi, ps, 401, "missing or wrong bearer token",
 					  "www-authenticate:", "Bearer realm=\"ainews\"");
-	char *cl = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 32);
-	if (!cl)
+	unsigned long long n = 0;
+	int cl = content_length(wsi, &n);
+	if (cl == -1)
 		return respond_json_error(srv, wsi, ps, 411, "Content-Length required", NULL, NULL);
-	char *e;
-	errno = 0;
-	unsigned long long n = strtoull(cl, &e, 10);
-	int bad = *e || e == cl || errno;
-	free(cl);
-	if (bad)
+	if (cl)
 		return respond_json_error(srv, wsi, ps, 400, "bad Content-Length", NULL, NULL);
 	if (n > HTTP_MAX_BODY)
 		return respond_json_error(srv, wsi, ps, 413, "body over 5 MB", NULL, NULL);

@@ -293,8 +293,10 @@ static int wb_sync(sqlite3_file *f, int flags)
 {
 	FLUSH_HELD(f);
 	int rc = RM(f)->xSync(REAL(f), flags);
-	if (rc == SQLITE_OK)
-		((struct wb_file *)f)->pending = 0, ((struct wb_file *)f)->bg_bytes = 0;
+	if (rc == SQLITE_OK) {
+		struct wb_file *p = (struct wb_file *)f;
+		p->pending = p->bg_bytes = 0;
+	}
 	return rc;
 }
 
